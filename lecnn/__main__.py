@@ -1,0 +1,3 @@
+from lecnn.cli import main
+
+raise SystemExit(main())

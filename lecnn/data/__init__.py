@@ -1,0 +1,39 @@
+"""Data: verified MNIST-format loading, network inputs on a device, and device-side batching."""
+
+from lecnn.data.batches import DigitsDataset, batch_indices, make_generator
+from lecnn.data.derived import (
+    INPUTS,
+    MNIST_MEAN,
+    MNIST_STD,
+    ZIP_TEST,
+    ZIP_TRAIN,
+    Prepared,
+    Split,
+    lenet32,
+    prepare,
+    standardize,
+    zip16,
+)
+from lecnn.data.mnist import DATA_ENV, DATASETS, Digits, default_data_dir, load_mnist
+
+__all__ = [
+    "DATA_ENV",
+    "DATASETS",
+    "INPUTS",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "ZIP_TEST",
+    "ZIP_TRAIN",
+    "Digits",
+    "DigitsDataset",
+    "Prepared",
+    "Split",
+    "batch_indices",
+    "default_data_dir",
+    "lenet32",
+    "load_mnist",
+    "make_generator",
+    "prepare",
+    "standardize",
+    "zip16",
+]

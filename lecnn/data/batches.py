@@ -1,0 +1,64 @@
+"""Mini-batches as index tensors drawn on the data's own device — no per-sample DataLoader work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Dataset
+
+from lecnn.data.mnist import Digits
+
+
+def make_generator(device: torch.device, seed: int) -> torch.Generator:
+    """A generator on ``device`` (CPU where the device has none), seeded."""
+    try:
+        g = torch.Generator(device=device)
+    except RuntimeError:
+        g = torch.Generator()
+    return g.manual_seed(seed)
+
+
+def batch_indices(
+    n: int,
+    batch_size: int,
+    *,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> Iterator[torch.Tensor]:
+    """Index tensors (on ``device``) covering ``range(n)`` in batches of ``batch_size``.
+
+    With ``shuffle``, one permutation per call from ``generator``; the last short batch is kept
+    unless ``drop_last``.
+    """
+    if shuffle:
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        order = torch.randperm(n, generator=generator, device=gen_device).to(device)
+    else:
+        order = torch.arange(n, device=device)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
+class DigitsDataset(Dataset):
+    """A torch Dataset over one split of ``Digits`` yielding (PIL image, label), for users who want
+    torchvision transforms and a DataLoader; training itself uses ``batch_indices``."""
+
+    def __init__(self, digits: Digits, train: bool = True, transform=None) -> None:
+        self.images = digits.train_images if train else digits.test_images
+        self.labels = digits.train_labels if train else digits.test_labels
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        image = Image.fromarray(self.images[i].numpy(), mode="L")
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[i])

@@ -1,0 +1,149 @@
+"""The manual-layer protocol and ``Sequential``.
+
+Sign convention. The lecture writes deltas as Δ = −∂Loss/∂in (so that Err = y − a and the update
+is ``w_ij ← w_ij + α a_i Δ_j``). In code every backward pass carries the plain gradient
+``d<name> = ∂Loss/∂<name>`` (``dx`` for the input, ``dy`` from above), the convention of PyTorch,
+so ``dy`` at a unit's input is −Δ and the update ``w ← w − α dw`` is the lecture's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+
+class Layer:
+    """A layer with hand-written forward and backward passes (no autograd).
+
+    ``params`` and ``grads`` are dicts with the same keys; names and shapes follow ``torch.nn`` so
+    state dicts interchange with the autograd twins. ``buffers`` holds fixed tensors that belong in
+    the state dict but are not trained (e.g. RBF prototypes).
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, torch.Tensor] = {}
+        self.grads: dict[str, torch.Tensor] = {}
+        self.buffers: dict[str, torch.Tensor] = {}
+        #: whether backward must return dx (the first layer of a network can skip it)
+        self.needs_input_grad = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        raise NotImplementedError
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x)
+
+    def zero_grad(self) -> None:
+        for k, p in self.params.items():
+            self.grads[k] = torch.zeros_like(p)
+
+    def to(self, device=None, dtype=None) -> Layer:
+        """Move parameters, gradients and buffers (floating-point ones take ``dtype``)."""
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+
+        for d in (self.params, self.grads, self.buffers):
+            for k in d:
+                d[k] = move(d[k])
+        self._moved(device, dtype)
+        return self
+
+    def _moved(self, device, dtype) -> None:
+        """Hook for layers holding other tensors (masks, caches)."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {**self.params, **self.buffers}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for d in (self.params, self.buffers):
+            for k in d:
+                d[k] = state[k].detach().to(device=d[k].device, dtype=d[k].dtype).clone()
+        self._loaded()
+
+    def _loaded(self) -> None:
+        """Hook run after new parameters were loaded."""
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}={tuple(v.shape)}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"
+
+
+class Sequential(Layer):
+    """Layers chained: forward runs them in order, backward in reverse (the lecture's back-propagation
+    from the output layer to the input). Parameter names are ``"<index>.<name>"`` as in nn.Sequential.
+
+    Shapes: whatever the first layer takes → whatever the last returns.
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        super().__init__()
+        self.layers = list(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        self.layers[0].needs_input_grad = self.needs_input_grad
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def named(self, which: str) -> Iterator[tuple[str, torch.Tensor]]:
+        for i, layer in enumerate(self.layers):
+            source = layer.named(which) if isinstance(layer, Sequential) else getattr(layer, which).items()
+            for k, v in source:
+                yield f"{i}.{k}", v
+
+    def named_params(self) -> dict[str, torch.Tensor]:
+        return dict(self.named("params"))
+
+    def named_grads(self) -> dict[str, torch.Tensor]:
+        return dict(self.named("grads"))
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def to(self, device=None, dtype=None) -> Sequential:
+        for layer in self.layers:
+            layer.to(device, dtype)
+        return self
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for i, layer in enumerate(self.layers):
+            out.update({f"{i}.{k}": v for k, v in layer.state_dict().items()})
+        return out
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        expected = set(self.state_dict())
+        if set(state) != expected:
+            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise KeyError(f"state dict mismatch: missing {missing}, unexpected {extra}")
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            layer.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+
+class Loss:
+    """A loss: ``forward(pred, target) -> scalar``, ``backward() -> dpred`` (∂Loss/∂pred)."""
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def backward(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.forward(pred, target)

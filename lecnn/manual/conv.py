@@ -1,0 +1,198 @@
+"""2-D convolution with LeCun's extras: connection tables, a padding value, per-unit biases.
+
+Two implementations of the same formulas sit side by side: ``_forward_loop``/``_backward_loop``
+walk the output positions and read like the equations; ``_forward_unfold``/``_backward_unfold``
+lay every receptive field out as a column (im2col, ``F.unfold``) and turn the sums into one matrix
+product. Tests hold the two equal; training uses the unfold one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from lecnn.manual.base import Layer
+
+
+def pair(v: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    a, b = v
+    return (int(a), int(b))
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class Conv2d(Layer):
+    """Convolution: each output unit j at position (p, q) of map o is a weighted sum over its
+    receptive field, shared weights across positions.
+
+    Forward  ``in_{o,p,q} = Σ_{c,k,l} w_{o,c,k,l} · a_{c, s·p+k, s·q+l} + b``
+             over the input padded with ``pad_value`` (the 1989 net pads with −1, the background)
+             and over the input maps c that ``connection_table[o, c]`` connects (all when None).
+             ``b`` is ``b_o`` (``bias="channel"``) or ``b_{o,p,q}`` (``bias="unit"``, one per unit).
+    Backward ``∂L/∂w_{o,c,k,l} = Σ_{n,p,q} dy_{o,p,q} · a_{c,s·p+k,s·q+l}`` (masked by the table)
+             ``∂L/∂b = Σ dy`` over batch and positions (``channel``) or over the batch (``unit``)
+             ``dx_{c,i,j} = Σ_{o,p,q : s·p+k=i, s·q+l=j} w_{o,c,k,l} · dy_{o,p,q}`` (cropped of padding)
+
+    Shapes: x N×C_in×H×W → y N×C_out×H′×W′, H′ = ⌊(H + 2·padding − kh)/stride⌋ + 1.
+    ``weight`` C_out×C_in×kh×kw (unconnected entries held at 0), ``bias`` C_out or C_out×H′×W′.
+    A per-unit bias needs ``input_size=(H, W)``, or is created (zero) from the first input seen.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        pad_value: float = 0.0,
+        connection_table: torch.Tensor | Sequence[Sequence[bool]] | None = None,
+        bias: str | None = "channel",
+        input_size: Sequence[int] | None = None,
+        method: str = "unfold",
+    ) -> None:
+        super().__init__()
+        if bias not in ("channel", "unit", None):
+            raise ValueError(f"bias must be 'channel', 'unit' or None, not {bias!r}")
+        if method not in ("unfold", "loop"):
+            raise ValueError(f"method must be 'unfold' or 'loop', not {method!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
+        self.pad_value, self.bias_mode, self.method = float(pad_value), bias, method
+        self.input_size = tuple(input_size) if input_size is not None else None
+        kh, kw = self.kernel_size
+        if connection_table is None:
+            table = torch.ones(out_channels, in_channels, dtype=torch.bool)
+        else:
+            table = torch.as_tensor(connection_table, dtype=torch.bool)
+            if table.shape != (out_channels, in_channels):
+                raise ValueError(
+                    f"connection_table must be {out_channels}×{in_channels} (out×in), "
+                    f"not {tuple(table.shape)}"
+                )
+        self.connection_table = table
+        self.mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
+        bound = 1.0 / math.sqrt(self.fan_in().max().item())  # torch.nn.Conv2d's default bound
+        self.params["weight"] = torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound)
+        self.params["weight"] *= self.mask
+        if bias == "channel":
+            self.params["bias"] = torch.empty(out_channels).uniform_(-bound, bound)
+        elif bias == "unit" and input_size is not None:
+            self.params["bias"] = torch.zeros(out_channels, *self.output_size(input_size))
+        self.zero_grad()
+
+    def fan_in(self) -> torch.Tensor:
+        """Inputs feeding one unit of each output map (connected maps × kh × kw), shape C_out."""
+        kh, kw = self.kernel_size
+        return self.connection_table.sum(1) * kh * kw
+
+    def output_size(self, input_size: Sequence[int]) -> tuple[int, int]:
+        return tuple(
+            conv_output_size(n, k, s, p)
+            for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
+        )
+
+    def _moved(self, device, dtype) -> None:
+        self.mask = self.mask.to(device=device, dtype=dtype)
+
+    def _loaded(self) -> None:
+        self.mask = self.mask.to(self.params["weight"])
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        ph, pw = self.padding
+        if ph == 0 and pw == 0:
+            return x
+        return F.pad(x, (pw, pw, ph, ph), value=self.pad_value)
+
+    def _weight(self) -> torch.Tensor:
+        return self.params["weight"] * self.mask  # w_{o,c,k,l}, zero where not connected
+
+    def _add_bias(self, y: torch.Tensor) -> torch.Tensor:
+        if self.bias_mode == "channel":
+            y += self.params["bias"].view(1, -1, 1, 1)
+        elif self.bias_mode == "unit":
+            if "bias" not in self.params:  # lazily sized from the first input
+                self.input_size = tuple(self.x_shape[2:])
+                self.params["bias"] = torch.zeros_like(y[0])
+                self.grads["bias"] = torch.zeros_like(y[0])
+            y += self.params["bias"]
+        return y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.x_shape = x.shape
+        self.a = self._pad(x)  # a_{c,i,j}: the padded input
+        y = self._forward_loop() if self.method == "loop" else self._forward_unfold()
+        return self._add_bias(y)
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        if self.bias_mode == "channel":
+            self.grads["bias"] = dy.sum((0, 2, 3))
+        elif self.bias_mode == "unit":
+            self.grads["bias"] = dy.sum(0)
+        if self.method == "loop":
+            dw, da = self._backward_loop(dy)
+        else:
+            dw, da = self._backward_unfold(dy)
+        self.grads["weight"] = dw * self.mask
+        if da is None:
+            return None
+        ph, pw = self.padding
+        _, _, h, w = self.x_shape
+        return da[:, :, ph : ph + h, pw : pw + w]
+
+    # -- readable version: one output position at a time ------------------------------------
+    def _window(self, p: int, q: int) -> tuple[slice, slice]:
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return slice(sh * p, sh * p + kh), slice(sw * q, sw * q + kw)
+
+    def _forward_loop(self) -> torch.Tensor:
+        a, w = self.a, self._weight()
+        n = a.shape[0]
+        hout, wout = self.output_size(self.x_shape[2:])
+        y = a.new_zeros(n, self.out_channels, hout, wout)
+        for p in range(hout):
+            for q in range(wout):
+                rows, cols = self._window(p, q)
+                field = a[:, :, rows, cols]  # N×C×kh×kw receptive field
+                y[:, :, p, q] = torch.einsum("nckl,ockl->no", field, w)  # Σ w a
+        return y
+
+    def _backward_loop(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, w = self.a, self._weight()
+        dw = torch.zeros_like(w)
+        da = torch.zeros_like(a) if self.needs_input_grad else None
+        for p in range(dy.shape[2]):
+            for q in range(dy.shape[3]):
+                rows, cols = self._window(p, q)
+                d = dy[:, :, p, q]  # N×C_out
+                dw += torch.einsum("no,nckl->ockl", d, a[:, :, rows, cols])
+                if da is not None:
+                    da[:, :, rows, cols] += torch.einsum("no,ockl->nckl", d, w)
+        return dw, da
+
+    # -- fast version: im2col -----------------------------------------------------------------
+    def _forward_unfold(self) -> torch.Tensor:
+        n = self.a.shape[0]
+        hout, wout = self.output_size(self.x_shape[2:])
+        # columns: N×(C·kh·kw)×L, one column per output position
+        self.columns = F.unfold(self.a, self.kernel_size, stride=self.stride)
+        y = self._weight().view(self.out_channels, -1) @ self.columns
+        return y.view(n, self.out_channels, hout, wout)
+
+    def _backward_unfold(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        n = dy.shape[0]
+        d = dy.reshape(n, self.out_channels, -1)  # N×C_out×L
+        dw = torch.tensordot(d, self.columns, dims=([0, 2], [0, 2]))  # C_out×(C·kh·kw)
+        dw = dw.view_as(self.params["weight"])
+        if not self.needs_input_grad:
+            return dw, None
+        dcolumns = self._weight().view(self.out_channels, -1).T @ d  # N×(C·kh·kw)×L
+        da = F.fold(dcolumns, self.a.shape[2:], self.kernel_size, stride=self.stride)
+        return dw, da

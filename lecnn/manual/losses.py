@@ -1,0 +1,104 @@
+"""Losses, and LeNet-5's RBF output layer."""
+
+from __future__ import annotations
+
+import torch
+
+from lecnn.manual.base import Layer, Loss
+
+
+class MSELoss(Loss):
+    """The lecture's squared error ``Loss = Σ_k (y_k − a_k)²`` (``reduction="sum"``), or its mean
+    over all N·K entries (``reduction="mean"``, as ``F.mse_loss``).
+
+    Forward  ``Err_k = y_k − a_k``; ``Loss = Σ Err_k²`` (÷ N·K for mean)
+    Backward ``∂Loss/∂a_k = −2 Err_k`` (÷ N·K for mean). Passed back through the output unit's
+    activation this is ``−2 Err_k g'(in_k) = −2 Δ_k``: the lecture's output delta
+    ``Δ_k = Err_k · g'(in_k)`` (the 2 is absorbed in α when the loss is written ½Σ).
+    Shapes: pred a N×K, target y N×K → scalar.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.err = target - pred  # Err_k
+        loss = (self.err * self.err).sum()
+        return loss / self.err.numel() if self.reduction == "mean" else loss
+
+    def backward(self) -> torch.Tensor:
+        scale = 2.0 / self.err.numel() if self.reduction == "mean" else 2.0
+        return -scale * self.err
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax and cross-entropy fused, mean over the batch (as ``F.cross_entropy``).
+
+    Forward  ``p_k = e^{z_k} / Σ_m e^{z_m}``, ``Loss = −(1/N) Σ_n log p_{n, y_n}``
+    Backward ``∂Loss/∂z_k = (p_k − [k = y_n]) / N``
+    Shapes: logits z N×K, target y N (class indices) → scalar.
+    """
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(pred, dim=1)
+        self.p = log_p.exp()
+        self.target = target
+        return -log_p.gather(1, target.view(-1, 1)).mean()
+
+    def backward(self) -> torch.Tensor:
+        dz = self.p.clone()
+        dz[torch.arange(len(self.target), device=dz.device), self.target] -= 1.0
+        return dz / len(self.target)
+
+
+class RBFOutput(Layer):
+    """LeNet-5's output layer: one Euclidean radial basis function unit per class,
+    with fixed prototypes ``w_i`` (LeCun et al. 1998, eq. 7).
+
+    Forward  ``y_i = Σ_j (x_j − w_ij)²``   (x N×J → y N×I; the smallest y_i is the prediction)
+    Backward ``dx_j = Σ_i dy_i · 2 (x_j − w_ij)``
+    The prototypes are a buffer (``weight``, I×J), not trained, as in the paper.
+    """
+
+    def __init__(self, prototypes: torch.Tensor) -> None:
+        super().__init__()
+        self.buffers["weight"] = prototypes.clone().float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.x = x
+        w = self.buffers["weight"]
+        # ‖x − w_i‖² expanded so no N×I×J tensor is made
+        return (x * x).sum(1, keepdim=True) - 2.0 * x @ w.T + (w * w).sum(1)
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        return 2.0 * (dy.sum(1, keepdim=True) * self.x - dy @ self.buffers["weight"])
+
+
+class RBFLoss(Loss):
+    """LeNet-5's discriminative criterion on RBF distances (LeCun et al. 1998, eq. 9), mean over
+    the batch: it pulls the correct class's penalty down and pushes the others up, with a constant
+    ``j`` that keeps penalties already large from being pushed further.
+
+    Forward  ``E = (1/N) Σ_n [ y_{D_n} + log(e^{−j} + Σ_i e^{−y_i}) ]``
+    Backward ``∂E/∂y_i = ([i = D_n] − e^{−y_i} / (e^{−j} + Σ_k e^{−y_k})) / N``
+    Shapes: penalties y N×I, target D N (class indices) → scalar.
+    """
+
+    def __init__(self, j: float = 0.1) -> None:
+        self.j = float(j)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n = pred.shape[0]
+        const = torch.full((n, 1), -self.j, dtype=pred.dtype, device=pred.device)
+        logits = torch.cat([const, -pred], dim=1)  # log-sum-exp over e^{−j} and e^{−y_i}
+        lse = torch.logsumexp(logits, dim=1)
+        self.q = torch.exp(-pred - lse.unsqueeze(1))
+        self.target = target
+        return (pred.gather(1, target.view(-1, 1)).squeeze(1) + lse).mean()
+
+    def backward(self) -> torch.Tensor:
+        dy = -self.q
+        dy[torch.arange(len(self.target), device=dy.device), self.target] += 1.0
+        return dy / len(self.target)

@@ -1,0 +1,165 @@
+"""Optimizers that update ``params`` from ``grads`` (dicts with the same keys), and step-size schedules.
+
+They work on any dict of tensors, so the same optimizer drives a manual network
+(``Sequential.named_params()``/``named_grads()``) and an autograd one (parameters and their
+``.grad``); the arithmetic follows ``torch.optim`` exactly, and tests hold them equal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+Tensors = dict[str, torch.Tensor]
+
+
+class Optimizer:
+    def __init__(self, lr: float) -> None:
+        self.lr = float(lr)
+        self.state: dict[str, dict[str, torch.Tensor]] = {}
+        self.steps = 0
+
+    def step(self, params: Tensors, grads: Tensors) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {"lr": self.lr, "steps": self.steps, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lr, self.steps = float(state["lr"]), int(state["steps"])
+        self.state = {k: dict(v) for k, v in state["state"].items()}
+
+
+class SGD(Optimizer):
+    """Gradient descent, the lecture's update ``w_ij ← w_ij + α a_i Δ_j``, i.e. ``w ← w − α ∂L/∂w``.
+
+    With ``weight_decay`` λ: ``g = ∂L/∂w + λ w``; with ``momentum`` μ: ``v ← μ v + g`` (v = g on the
+    first step) and ``w ← w − α v`` — the same arithmetic as ``torch.optim.SGD``.
+    """
+
+    def __init__(self, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(lr)
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+
+    @torch.no_grad()
+    def step(self, params: Tensors, grads: Tensors) -> None:
+        self.steps += 1
+        for k, w in params.items():
+            g = grads[k]
+            if self.weight_decay:
+                g = g + self.weight_decay * w
+            if self.momentum:
+                buf = self.state.get(k, {}).get("momentum")
+                if buf is None:
+                    buf = g.clone()
+                    self.state[k] = {"momentum": buf}
+                else:
+                    buf.mul_(self.momentum).add_(g)
+                g = buf
+            w.add_(g, alpha=-self.lr)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with bias correction, as ``torch.optim.Adam``; ``decoupled=True`` gives
+    AdamW's weight decay ``w ← w (1 − α λ)`` instead of adding ``λ w`` to the gradient.
+
+    ``m ← β₁ m + (1 − β₁) g``, ``v ← β₂ v + (1 − β₂) g²``,
+    ``w ← w − (α / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)``
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
+        super().__init__(lr)
+        self.betas, self.eps = betas, float(eps)
+        self.weight_decay, self.decoupled = float(weight_decay), decoupled
+
+    @torch.no_grad()
+    def step(self, params: Tensors, grads: Tensors) -> None:
+        self.steps += 1
+        b1, b2 = self.betas
+        c1 = 1 - b1**self.steps
+        c2_sqrt = math.sqrt(1 - b2**self.steps)
+        for k, w in params.items():
+            g = grads[k]
+            if self.weight_decay and self.decoupled:
+                w.mul_(1 - self.lr * self.weight_decay)
+            elif self.weight_decay:
+                g = g + self.weight_decay * w
+            s = self.state.get(k)
+            if s is None:
+                s = self.state[k] = {"m": torch.zeros_like(w), "v": torch.zeros_like(w)}
+            s["m"].lerp_(g, 1 - b1)
+            s["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (s["v"].sqrt() / c2_sqrt).add_(self.eps)
+            w.addcdiv_(s["m"], denom, value=-self.lr / c1)
+
+
+# -- schedules: the step size α for a given pass (epoch, from 0) and update (step, from 0) ---------
+
+
+class Constant:
+    """``α_t = α``."""
+
+    def __init__(self, lr: float) -> None:
+        self.lr = float(lr)
+
+    def __call__(self, epoch: int, step: int) -> float:
+        return self.lr
+
+    def __repr__(self) -> str:
+        return f"constant({self.lr:g})"
+
+
+class InverseTime:
+    """The lecture's decaying step ``α_t = α₀ / (1 + t/τ)`` over updates t: Σα_t diverges while
+    Σα_t² converges, the classic condition for stochastic gradient descent to converge."""
+
+    def __init__(self, lr: float, tau: float) -> None:
+        self.lr, self.tau = float(lr), float(tau)
+
+    def __call__(self, epoch: int, step: int) -> float:
+        return self.lr / (1.0 + step / self.tau)
+
+    def __repr__(self) -> str:
+        return f"inverse({self.lr:g}, tau={self.tau:g})"
+
+
+class Steps:
+    """Piecewise-constant rates by pass, as in the LeNet-5 paper: ``[(passes, rate), ...]``; the
+    last rate continues after the list ends."""
+
+    def __init__(self, steps: Sequence[tuple[int, float]]) -> None:
+        if not steps:
+            raise ValueError("Steps needs at least one (passes, rate) pair")
+        self.steps = [(int(n), float(r)) for n, r in steps]
+
+    def __call__(self, epoch: int, step: int) -> float:
+        for passes, rate in self.steps:
+            if epoch < passes:
+                return rate
+            epoch -= passes
+        return self.steps[-1][1]
+
+    def __repr__(self) -> str:
+        return "steps(" + ",".join(f"{n}x{r:g}" for n, r in self.steps) + ")"
+
+
+class LinearDecay:
+    """``α`` falling linearly from ``lr`` to 0 over ``total`` updates (a short-run schedule)."""
+
+    def __init__(self, lr: float, total: int) -> None:
+        self.lr, self.total = float(lr), max(int(total), 1)
+
+    def __call__(self, epoch: int, step: int) -> float:
+        return self.lr * max(0.0, 1.0 - step / self.total)
+
+    def __repr__(self) -> str:
+        return f"linear({self.lr:g}→0 over {self.total} updates)"

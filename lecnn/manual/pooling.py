@@ -1,0 +1,126 @@
+"""Subsampling and pooling layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from lecnn.manual.base import Layer
+from lecnn.manual.conv import pair
+
+
+def _pool_geometry(x_shape, kernel, stride):
+    (kh, kw), (sh, sw) = kernel, stride
+    hout = (x_shape[2] - kh) // sh + 1
+    wout = (x_shape[3] - kw) // sw + 1
+    return hout, wout
+
+
+def _tap(k: int, l: int, stride, out) -> tuple[slice, slice]:
+    """The input positions that kernel tap (k, l) reads for every output position."""
+    (sh, sw), (hout, wout) = stride, out
+    return slice(k, k + sh * (hout - 1) + 1, sh), slice(l, l + sw * (wout - 1) + 1, sw)
+
+
+class AvgPool2d(Layer):
+    """Average pooling (no padding).
+
+    Forward  ``y_{p,q} = (1/(kh·kw)) Σ_{k,l} x_{s·p+k, s·q+l}``
+    Backward ``dx_{i,j} = Σ_{windows holding (i,j)} dy_{p,q} / (kh·kw)``
+    Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
+    """
+
+    def __init__(
+        self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None
+    ) -> None:
+        super().__init__()
+        self.kernel_size = pair(kernel_size)
+        self.stride = pair(stride) if stride is not None else self.kernel_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.x_shape = x.shape
+        self.out = _pool_geometry(x.shape, self.kernel_size, self.stride)
+        kh, kw = self.kernel_size
+        y = x.new_zeros(*x.shape[:2], *self.out)
+        for k in range(kh):
+            for l in range(kw):
+                y += x[(..., *_tap(k, l, self.stride, self.out))]
+        return y / (kh * kw)
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        kh, kw = self.kernel_size
+        dx = dy.new_zeros(self.x_shape)
+        share = dy / (kh * kw)
+        for k in range(kh):
+            for l in range(kw):
+                dx[(..., *_tap(k, l, self.stride, self.out))] += share
+        return dx
+
+
+class Subsampling(Layer):
+    """LeNet's subsampling layer: the 2×2 average of each map, times a trainable coefficient, plus a
+    trainable bias, one of each per map (LeCun et al. 1998, layer S2).
+
+    Forward  ``y_{c,p,q} = w_c · m_{c,p,q} + b_c``, ``m_{c,p,q} = ¼ Σ_{k,l∈{0,1}} x_{c,2p+k,2q+l}``
+    Backward ``∂L/∂w_c = Σ dy_{c,p,q} m_{c,p,q}``, ``∂L/∂b_c = Σ dy_{c,p,q}``,
+             ``dx_{c,2p+k,2q+l} = ¼ w_c dy_{c,p,q}``
+    Shapes: N×C×H×W → N×C×⌊H/2⌋×⌊W/2⌋; ``weight`` C, ``bias`` C.
+    Initialised to w = 1, b = 0 (a plain average); models re-initialise as their paper says.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.params["weight"] = torch.ones(channels)
+        self.params["bias"] = torch.zeros(channels)
+        self.pool = AvgPool2d(2)
+        self.zero_grad()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.m = self.pool.forward(x)
+        w, b = self.params["weight"], self.params["bias"]
+        return self.m * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        self.grads["weight"] = (dy * self.m).sum((0, 2, 3))
+        self.grads["bias"] = dy.sum((0, 2, 3))
+        if not self.needs_input_grad:
+            return None
+        return self.pool.backward(dy * self.params["weight"].view(1, -1, 1, 1))
+
+
+class MaxPool2d(Layer):
+    """Max pooling (no padding).
+
+    Forward  ``y_{p,q} = max_{k,l} x_{s·p+k, s·q+l}``
+    Backward ``dx`` receives ``dy_{p,q}`` at the winning position of each window, summed where
+    windows overlap. Tie rule: the first maximum in row-major order within the window wins, as in
+    PyTorch (``Tensor.max(dim)`` returns the first of equal maxima, as PyTorch's kernel keeps it).
+    Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
+    """
+
+    def __init__(
+        self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None
+    ) -> None:
+        super().__init__()
+        self.kernel_size = pair(kernel_size)
+        self.stride = pair(stride) if stride is not None else self.kernel_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        self.x_shape = x.shape
+        hout, wout = _pool_geometry(x.shape, self.kernel_size, self.stride)
+        taps = self.kernel_size[0] * self.kernel_size[1]
+        fields = F.unfold(x, self.kernel_size, stride=self.stride).view(n, c, taps, -1)
+        y, self.winner = fields.max(dim=2)
+        return y.view(n, c, hout, wout)
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = self.x_shape
+        taps = self.kernel_size[0] * self.kernel_size[1]
+        dfields = dy.new_zeros(n, c, taps, self.winner.shape[-1])
+        dfields.scatter_(2, self.winner.unsqueeze(2), dy.reshape(n, c, 1, -1))
+        return F.fold(
+            dfields.view(n, c * taps, -1), (h, w), self.kernel_size, stride=self.stride
+        )

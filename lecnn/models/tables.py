@@ -1,0 +1,58 @@
+"""Fixed wiring of LeCun's networks: connection tables and LeNet-5's RBF prototypes."""
+
+from __future__ import annotations
+
+import torch
+
+# LeCun et al. 1998, Table I: which S2 maps (inputs) feed each C3 map. Six maps see 3 contiguous
+# S2 maps, six see 4 contiguous, three see 4 discontinuous, one sees all six: 60 connections.
+_C3_INPUTS = [
+    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
+    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),
+]  # fmt: skip
+
+
+def _table(inputs: list[tuple[int, ...]], n_in: int) -> torch.Tensor:
+    table = torch.zeros(len(inputs), n_in, dtype=torch.bool)
+    for o, ins in enumerate(inputs):
+        table[o, list(ins)] = True
+    return table
+
+
+LENET5_C3 = _table(_C3_INPUTS, 6)
+
+# LeCun et al. 1989: each of the 12 H2 maps sees 8 of the 12 H1 maps; the paper does not list
+# which, so (as the public reproduction) three groups of four see H1 maps 0–7, 4–11, and 0–3 ∪ 8–11.
+ZIP_H2 = _table(
+    [tuple(range(0, 8))] * 4 + [tuple(range(4, 12))] * 4 + [(0, 1, 2, 3, 8, 9, 10, 11)] * 4, 12
+)
+
+# LeNet-5's output prototypes (1998, Fig. 3): stylized 7×12 bitmaps of the digits, +1 ink, −1 paper.
+_DIGITS = """
+..###.. ...#... .####.. .####.. ....#.. ####### ..###.. ####### ..###.. ..###..
+.#...#. ..##... #....#. #....#. ...##.. #...... .#..... .....#. .#...#. .#...#.
+#.....# .#.#... .....#. .....#. ..#.#.. #...... #...... .....#. #.....# #.....#
+#.....# ...#... .....#. .....#. .#..#.. #...... #...... ....#.. #.....# #.....#
+#.....# ...#... ....#.. ..###.. #...#.. #####.. #.###.. ....#.. .#...#. #.....#
+#.....# ...#... ...#... .....#. #...#.. .....#. ##...#. ...#... ..###.. .#...##
+#.....# ...#... ..#.... ......# ####### ......# #.....# ...#... .#...#. ..###.#
+#.....# ...#... .#..... ......# ....#.. ......# #.....# ..#.... #.....# ......#
+#.....# ...#... #...... ......# ....#.. ......# #.....# ..#.... #.....# .....#.
+.#...#. ...#... #...... #....#. ....#.. #....#. .#...#. .#..... #.....# ....#..
+..###.. .#####. ####### .####.. ....#.. .####.. ..###.. .#..... .#...#. ..##...
+....... ....... ....... ....... ....... ....... ....... ....... ..###.. .......
+"""
+
+
+def rbf_prototypes() -> torch.Tensor:
+    """10×84 tensor: row i is digit i's 7×12 bitmap flattened row by row, values ±1."""
+    rows = [line.split() for line in _DIGITS.strip().splitlines()]
+    assert len(rows) == 12 and all(len(r) == 10 for r in rows)
+    protos = torch.empty(10, 12, 7)
+    for r, row in enumerate(rows):
+        for d, cells in enumerate(row):
+            assert len(cells) == 7
+            protos[d, r] = torch.tensor([1.0 if c == "#" else -1.0 for c in cells])
+    return protos.view(10, 84)

@@ -1,0 +1,115 @@
+"""Autograd twins of the manual layers that ``torch.nn`` lacks. Gradients come from autograd;
+parameter names and shapes match the manual layers so state dicts interchange."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lecnn.manual.activations import LECUN_A, LECUN_S
+from lecnn.manual.conv import conv_output_size, pair
+
+
+class ScaledTanh(nn.Module):
+    """``1.7159·tanh(2z/3)``, LeCun's squashing function."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return LECUN_A * torch.tanh(LECUN_S * x)
+
+
+class Conv2d(nn.Module):
+    """``F.conv2d`` with a connection table (a weight mask), a padding value and channel or per-unit
+    biases; same arguments and parameters as ``lecnn.manual.Conv2d``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        pad_value: float = 0.0,
+        connection_table: torch.Tensor | Sequence[Sequence[bool]] | None = None,
+        bias: str | None = "channel",
+        input_size: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
+        self.pad_value, self.bias_mode = float(pad_value), bias
+        kh, kw = self.kernel_size
+        if connection_table is None:
+            table = torch.ones(out_channels, in_channels, dtype=torch.bool)
+            self.mask = None
+        else:
+            table = torch.as_tensor(connection_table, dtype=torch.bool)
+            mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
+            self.register_buffer("mask", mask, persistent=False)
+        self.connection_table = table
+        bound = 1.0 / math.sqrt(int(table.sum(1).max()) * kh * kw)
+        weight = torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound)
+        self.weight = nn.Parameter(weight if self.mask is None else weight * self.mask)
+        if bias == "channel":
+            self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound))
+        elif bias == "unit":
+            if input_size is None:
+                raise ValueError("a per-unit bias needs input_size=(H, W)")
+            size = [
+                conv_output_size(n, k, s, p)
+                for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
+            ]
+            self.bias = nn.Parameter(torch.zeros(out_channels, *size))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight if self.mask is None else self.weight * self.mask
+        ph, pw = self.padding
+        if self.pad_value != 0.0 and (ph or pw):
+            x = F.pad(x, (pw, pw, ph, ph), value=self.pad_value)
+            padding = 0
+        else:
+            padding = self.padding
+        channel_bias = self.bias if self.bias_mode == "channel" else None
+        y = F.conv2d(x, w, channel_bias, stride=self.stride, padding=padding)
+        return y + self.bias if self.bias_mode == "unit" else y
+
+
+class Subsampling(nn.Module):
+    """LeNet's 2×2 average × trainable coefficient + trainable bias, per map."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = F.avg_pool2d(x, 2)
+        return m * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class RBFOutput(nn.Module):
+    """Euclidean RBF units ``y_i = Σ_j (x_j − w_ij)²`` with fixed prototypes (a buffer)."""
+
+    def __init__(self, prototypes: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weight", prototypes.clone().float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.unsqueeze(1) - self.weight.unsqueeze(0)) ** 2).sum(2)
+
+
+class RBFLoss(nn.Module):
+    """LeNet-5's criterion ``y_D + log(e^{−j} + Σ_i e^{−y_i})``, mean over the batch."""
+
+    def __init__(self, j: float = 0.1) -> None:
+        super().__init__()
+        self.j = float(j)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        const = torch.full_like(pred[:, :1], -self.j)
+        lse = torch.logsumexp(torch.cat([const, -pred], dim=1), dim=1)
+        return (pred.gather(1, target.view(-1, 1)).squeeze(1) + lse).mean()
