@@ -12,7 +12,7 @@ from lecnn.manual.bridge import as_function, as_loss_function
 from lecnn.manual.conv import Conv2d
 from lecnn.manual.linear import Flatten, Linear
 from lecnn.manual.losses import MSELoss, RBFLoss, RBFOutput, SoftmaxCrossEntropy
-from lecnn.manual.optim import SGD, Adam, Constant, InverseTime, LinearDecay, Steps
+from lecnn.manual.optim import SGD, Adam, Constant, Cosine, InverseTime, LinearDecay, Steps
 from lecnn.manual.pooling import AvgPool2d, MaxPool2d, Subsampling
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "AvgPool2d",
     "Constant",
     "Conv2d",
+    "Cosine",
     "Flatten",
     "InverseTime",
     "Layer",

@@ -2,8 +2,8 @@
 
 Two implementations of the same formulas sit side by side: ``_forward_loop``/``_backward_loop``
 walk the output positions and read like the equations; ``_forward_unfold``/``_backward_unfold``
-lay every receptive field out as a column (im2col, ``F.unfold``) and turn the sums into one matrix
-product. Tests hold the two equal; training uses the unfold one.
+lay every receptive field out as a row (im2col, via ``Tensor.unfold``) and turn the sums into
+matrix products. Tests hold the two equal; training uses the unfold one.
 """
 
 from __future__ import annotations
@@ -178,21 +178,32 @@ class Conv2d(Layer):
         return dw, da
 
     # -- fast version: im2col -----------------------------------------------------------------
+    # Receptive fields are laid out as rows, (N·L)×(C·kh·kw) with L = H′·W′ positions, so that the
+    # forward sum and both backward sums are each one matrix product.
     def _forward_unfold(self) -> torch.Tensor:
         n = self.a.shape[0]
         hout, wout = self.output_size(self.x_shape[2:])
-        # columns: N×(C·kh·kw)×L, one column per output position
-        self.columns = F.unfold(self.a, self.kernel_size, stride=self.stride)
-        y = self._weight().view(self.out_channels, -1) @ self.columns
-        return y.view(n, self.out_channels, hout, wout)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        # a view N×C×H′×W′×kh×kw of every receptive field, then one copy into rows
+        fields = self.a.unfold(2, kh, sh).unfold(3, kw, sw)
+        self.fields = fields.permute(0, 2, 3, 1, 4, 5).reshape(n * hout * wout, -1)
+        y = self.fields @ self._weight().view(self.out_channels, -1).T  # (N·L)×C_out
+        return y.view(n, hout, wout, self.out_channels).permute(0, 3, 1, 2)
 
     def _backward_unfold(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        n = dy.shape[0]
-        d = dy.reshape(n, self.out_channels, -1)  # N×C_out×L
-        dw = torch.tensordot(d, self.columns, dims=([0, 2], [0, 2]))  # C_out×(C·kh·kw)
-        dw = dw.view_as(self.params["weight"])
+        n, _, hout, wout = dy.shape
+        d = dy.permute(0, 2, 3, 1).reshape(n * hout * wout, self.out_channels)  # (N·L)×C_out
+        dw = (d.T @ self.fields).view_as(self.params["weight"])
         if not self.needs_input_grad:
             return dw, None
-        dcolumns = self._weight().view(self.out_channels, -1).T @ d  # N×(C·kh·kw)×L
-        da = F.fold(dcolumns, self.a.shape[2:], self.kernel_size, stride=self.stride)
+        dfields = d @ self._weight().view(self.out_channels, -1)  # (N·L)×(C·kh·kw)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        dfields = dfields.view(n, hout, wout, -1, kh, kw)
+        # col2im: each kernel tap (k, l) sends its share back to the input positions it read
+        da = torch.zeros_like(self.a)
+        for k in range(kh):
+            for l in range(kw):
+                rows = slice(k, k + sh * (hout - 1) + 1, sh)
+                cols = slice(l, l + sw * (wout - 1) + 1, sw)
+                da[:, :, rows, cols] += dfields[..., k, l].permute(0, 3, 1, 2)
         return dw, da

@@ -163,3 +163,16 @@ class LinearDecay:
 
     def __repr__(self) -> str:
         return f"linear({self.lr:g}→0 over {self.total} updates)"
+
+
+class Cosine:
+    """``α`` following half a cosine from ``lr`` to 0 over ``total`` updates."""
+
+    def __init__(self, lr: float, total: int) -> None:
+        self.lr, self.total = float(lr), max(int(total), 1)
+
+    def __call__(self, epoch: int, step: int) -> float:
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, self.total) / self.total))
+
+    def __repr__(self) -> str:
+        return f"cosine({self.lr:g}→0 over {self.total} updates)"

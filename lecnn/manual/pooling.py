@@ -107,20 +107,29 @@ class MaxPool2d(Layer):
         self.kernel_size = pair(kernel_size)
         self.stride = pair(stride) if stride is not None else self.kernel_size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _fields(self, x: torch.Tensor) -> torch.Tensor:
+        """N×C×(kh·kw)×L: each window's values, taps in row-major order."""
         n, c, h, w = x.shape
-        self.x_shape = x.shape
-        hout, wout = _pool_geometry(x.shape, self.kernel_size, self.stride)
-        taps = self.kernel_size[0] * self.kernel_size[1]
-        fields = F.unfold(x, self.kernel_size, stride=self.stride).view(n, c, taps, -1)
-        y, self.winner = fields.max(dim=2)
+        (kh, kw), (hout, wout) = self.kernel_size, self.out
+        if self.tiled:  # windows tile the map exactly: a reshape, no copy through unfold
+            t = x.view(n, c, hout, kh, wout, kw).permute(0, 1, 3, 5, 2, 4)
+            return t.reshape(n, c, kh * kw, hout * wout)
+        return F.unfold(x, self.kernel_size, stride=self.stride).view(n, c, kh * kw, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = self.x_shape = x.shape
+        self.out = _pool_geometry(x.shape, self.kernel_size, self.stride)
+        (kh, kw), (hout, wout) = self.kernel_size, self.out
+        self.tiled = self.stride == self.kernel_size and h == hout * kh and w == wout * kw
+        y, self.winner = self._fields(x).max(dim=2)
         return y.view(n, c, hout, wout)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         n, c, h, w = self.x_shape
-        taps = self.kernel_size[0] * self.kernel_size[1]
-        dfields = dy.new_zeros(n, c, taps, self.winner.shape[-1])
+        (kh, kw), (hout, wout) = self.kernel_size, self.out
+        dfields = dy.new_zeros(n, c, kh * kw, hout * wout)
         dfields.scatter_(2, self.winner.unsqueeze(2), dy.reshape(n, c, 1, -1))
-        return F.fold(
-            dfields.view(n, c * taps, -1), (h, w), self.kernel_size, stride=self.stride
-        )
+        if self.tiled:
+            t = dfields.view(n, c, kh, kw, hout, wout).permute(0, 1, 4, 2, 5, 3)
+            return t.reshape(n, c, h, w)
+        return F.fold(dfields.view(n, c * kh * kw, -1), (h, w), self.kernel_size, stride=self.stride)

@@ -1,0 +1,169 @@
+"""Architectures, each defined once as a list of layer specs from which both implementations
+are built (so parameter names, shapes and initial values agree)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lecnn.models.tables import LENET5_C3, ZIP_H2, rbf_prototypes
+
+
+@dataclass(frozen=True)
+class L:
+    """One layer: ``kind`` names a (manual, autograd) pair in ``lecnn.models.build``."""
+
+    kind: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """Settings that give a good result for the model with ``lecnn train`` and no flags."""
+
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    schedule: str = "constant"
+    augment: bool = False
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    input: str  # "mnist28" | "lenet32" | "zip16" (lecnn.data.prepare)
+    layers: tuple[L, ...]
+    loss: str  # "mse" | "mse-sum" | "cross-entropy" | "rbf"
+    target: str  # "index" | "onehot01" (0/1 one-hot) | "pm1" (±1 one-hot)
+    init: str  # "torch" | "lecun1989" | "lenet5"
+    defaults: TrainDefaults
+    #: outputs where the smallest value is the prediction (RBF penalties) rather than the largest
+    predict_min: bool = False
+
+
+def _mlp(name: str, hidden: int, description: str) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        description=description,
+        input="mnist28",
+        layers=(
+            L("flatten"),
+            L("linear", {"in_features": 784, "out_features": hidden}),
+            L("sigmoid"),
+            L("linear", {"in_features": hidden, "out_features": 10}),
+            L("sigmoid"),
+        ),
+        loss="mse",
+        target="onehot01",
+        init="torch",
+        defaults=TrainDefaults("momentum", lr=2.0, batch_size=32, epochs=10),
+    )
+
+
+def _lecun1989() -> ModelSpec:
+    conv = {"kernel_size": 5, "stride": 2, "padding": 2, "pad_value": -1.0, "bias": "unit"}
+    return ModelSpec(
+        name="lecun1989",
+        description="LeCun et al. 1989 zip-code net: 16x16 input, H1 12@8x8, H2 12@4x4 "
+        "(8 of 12 maps each), H3 30, 10 tanh outputs, targets ±1, MSE",
+        input="zip16",
+        layers=(
+            L("conv", {"in_channels": 1, "out_channels": 12, "input_size": (16, 16), **conv}),
+            L("tanh"),
+            L(
+                "conv",
+                {
+                    "in_channels": 12,
+                    "out_channels": 12,
+                    "input_size": (8, 8),
+                    "connection_table": ZIP_H2,
+                    **conv,
+                },
+            ),
+            L("tanh"),
+            L("flatten"),
+            L("linear", {"in_features": 192, "out_features": 30}),
+            L("tanh"),
+            L("linear", {"in_features": 30, "out_features": 10}),
+            L("tanh"),
+        ),
+        loss="mse",
+        target="pm1",
+        init="lecun1989",
+        defaults=TrainDefaults("sgd", lr=0.03, batch_size=1, epochs=23),
+    )
+
+
+def _lenet5() -> ModelSpec:
+    return ModelSpec(
+        name="lenet5",
+        description="LeNet-5 (LeCun et al. 1998): 32x32 input, C1 6@28x28, S2, C3 16@10x10 "
+        "(Table I), S4, C5 120, F6 84, scaled tanh, Euclidean RBF output",
+        input="lenet32",
+        layers=(
+            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}),
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 6}),
+            L("scaled_tanh"),
+            L(
+                "conv",
+                {"in_channels": 6, "out_channels": 16, "kernel_size": 5,
+                 "connection_table": LENET5_C3},
+            ),  # fmt: skip
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 16}),
+            L("scaled_tanh"),
+            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}),
+            L("scaled_tanh"),
+            L("flatten"),
+            L("linear", {"in_features": 120, "out_features": 84}),
+            L("scaled_tanh"),
+            L("rbf", {"prototypes": rbf_prototypes()}),
+        ),
+        loss="rbf",
+        target="index",
+        init="lenet5",
+        defaults=TrainDefaults("sgd", lr=0.02, batch_size=16, epochs=10, schedule="cosine"),
+        predict_min=True,
+    )
+
+
+def _lenet5_modern() -> ModelSpec:
+    return ModelSpec(
+        name="lenet5-modern",
+        description="LeNet-5 sizes with ReLU, max-pooling, full C3, linear output, cross-entropy",
+        input="mnist28",
+        layers=(
+            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2}),
+            L("relu"),
+            L("maxpool", {"kernel_size": 2}),
+            L("conv", {"in_channels": 6, "out_channels": 16, "kernel_size": 5}),
+            L("relu"),
+            L("maxpool", {"kernel_size": 2}),
+            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}),
+            L("relu"),
+            L("flatten"),
+            L("linear", {"in_features": 120, "out_features": 84}),
+            L("relu"),
+            L("linear", {"in_features": 84, "out_features": 10}),
+        ),
+        loss="cross-entropy",
+        target="index",
+        init="torch",
+        defaults=TrainDefaults("adam", lr=3e-3, batch_size=128, epochs=3, schedule="cosine"),
+    )
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        _mlp("mlp", 100, "the lecture's network: 784-100-10 logistic units, squared error"),
+        _mlp("mlp-300", 300, "784-300-10 logistic units, squared error (LeCun 1998's 2-layer net)"),
+        _lecun1989(),
+        _lenet5(),
+        _lenet5_modern(),
+    )
+}

@@ -1,0 +1,62 @@
+"""Checkpoints: plain dicts of tensors and numbers, written atomically, read with
+``torch.load(weights_only=True)`` so a file is never unpickled as arbitrary objects."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lecnn.errors import LecnnError
+
+FORMAT = "lecnn-checkpoint"
+VERSION = 1
+FILENAME = "checkpoint.pt"
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Write ``payload`` to ``path`` atomically: a temp file in the same folder, then a rename,
+    so a crash mid-write leaves the previous checkpoint intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """A run folder means its ``checkpoint.pt``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
+    if not path.is_file():
+        raise LecnnError(f"{path}: no such checkpoint; give a run folder or a checkpoint.pt file")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location="cpu") -> dict[str, Any]:
+    """Read and validate a lecnn checkpoint (run folder or file)."""
+    path = resolve(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise LecnnError(f"{path}: not a readable lecnn checkpoint ({first[:160]})") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise LecnnError(f"{path}: not a lecnn checkpoint (no '{FORMAT}' marker)")
+    if payload.get("version") != VERSION:
+        raise LecnnError(f"{path}: checkpoint version {payload.get('version')} is not supported")
+    return payload

@@ -1,0 +1,116 @@
+"""Training configuration: defaults per model, validation, optimizer and schedule construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from lecnn import manual as M
+from lecnn.errors import LecnnError
+from lecnn.models import get_spec
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. ``None`` means: the model's default (``TrainDefaults``)."""
+
+    model: str = "lenet5-modern"
+    impl: str = "autograd"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    device: str = "auto"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    schedule: str | None = None
+    augment: bool | None = None
+    weight_decay: float | None = None
+    seed: int = 0
+    deterministic: bool = False
+    dtype: str = "float32"
+    logdir: str | None = None
+    eval_every: int = 1
+    limit: int | None = None  # train on the first N training digits only
+    data_seed: int = 1337  # which digits form the 1989-sized set
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the model's defaults filled in, validated."""
+        spec = get_spec(self.model)
+        d = spec.defaults
+        out = TrainConfig(**asdict(self))
+        for name in ("epochs", "batch_size", "lr", "optimizer", "schedule", "augment", "weight_decay"):
+            if getattr(out, name) is None:
+                setattr(out, name, getattr(d, name))
+        out.validate()
+        return out
+
+    def validate(self) -> None:
+        if self.impl not in ("autograd", "manual"):
+            raise LecnnError(f"--impl {self.impl!r}: choose autograd or manual")
+        if self.epochs is not None and self.epochs < 1:
+            raise LecnnError(f"--epochs {self.epochs}: must be at least 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise LecnnError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.lr is not None and not self.lr > 0:
+            raise LecnnError(f"--lr {self.lr}: the learning rate must be positive")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise LecnnError(f"--optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
+        if self.weight_decay is not None and self.weight_decay < 0:
+            raise LecnnError(f"--weight-decay {self.weight_decay}: must not be negative")
+        if self.eval_every < 1:
+            raise LecnnError(f"--eval-every {self.eval_every}: must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise LecnnError(f"--limit {self.limit}: must be at least 1")
+        if self.dtype not in DTYPES:
+            raise LecnnError(f"--dtype {self.dtype!r}: choose float32 or float64")
+        if self.schedule is not None:
+            parse_schedule(self.schedule, self.lr or 1.0, 1, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
+    wd = config.weight_decay or 0.0
+    if config.optimizer == "sgd":
+        return M.SGD(config.lr, weight_decay=wd)
+    if config.optimizer == "momentum":
+        return M.SGD(config.lr, momentum=0.9, weight_decay=wd)
+    return M.Adam(config.lr, weight_decay=wd, decoupled=True)
+
+
+def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
+    """``constant`` | ``inverse[:TAU]`` (α₀/(1 + t/τ), τ defaults to one pass) | ``linear`` |
+    ``cosine`` | ``steps:2x0.0005,3x0.0002,...`` (passes × rate, the LeNet-5 paper's form)."""
+    total = steps_per_epoch * epochs
+    name, _, arg = text.partition(":")
+    try:
+        if name == "constant" and not arg:
+            return M.Constant(lr)
+        if name == "inverse":
+            return M.InverseTime(lr, float(arg) if arg else steps_per_epoch)
+        if name == "linear" and not arg:
+            return M.LinearDecay(lr, total)
+        if name == "cosine" and not arg:
+            return M.Cosine(lr, total)
+        if name == "steps" and arg:
+            pairs = []
+            for part in arg.split(","):
+                n, _, rate = part.partition("x")
+                pairs.append((int(n), float(rate)))
+            return M.Steps(pairs)
+    except ValueError:
+        pass
+    raise LecnnError(
+        f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine or "
+        "steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
+    )

@@ -1,0 +1,127 @@
+"""One interface over the two implementations, so the training loop is the same code for both:
+``train_step`` computes the loss and fills the gradients, the optimizer reads ``params``/``grads``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from lecnn import manual as M
+from lecnn.models import ModelSpec, build, build_loss
+
+
+def encode_targets(labels: torch.Tensor, kind: str, dtype: torch.dtype) -> torch.Tensor:
+    """Labels → what the loss compares against: indices, 0/1 one-hot, or ±1 one-hot."""
+    if kind == "index":
+        return labels
+    onehot = F.one_hot(labels, 10).to(dtype)
+    return onehot if kind == "onehot01" else onehot * 2 - 1
+
+
+class Engine:
+    """A network, its loss and its gradients, for one implementation."""
+
+    impl = ""
+
+    def __init__(self, spec: ModelSpec, net, loss) -> None:
+        self.spec, self.net, self.loss = spec, net, loss
+
+    def params(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def grads(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def train_step(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward and backward on one batch; returns (loss, outputs), both detached."""
+        raise NotImplementedError
+
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Network outputs without gradients (evaluation)."""
+        raise NotImplementedError
+
+    def predict(self, out: torch.Tensor) -> torch.Tensor:
+        return out.argmin(1) if self.spec.predict_min else out.argmax(1)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.net.load_state_dict(state)
+
+    def train(self, mode: bool = True) -> None:
+        """Switch training mode (no layer here behaves differently yet; kept for the autograd net)."""
+
+
+class ManualEngine(Engine):
+    impl = "manual"
+
+    def __init__(self, spec: ModelSpec, net: M.Sequential, loss: M.Loss) -> None:
+        super().__init__(spec, net, loss)
+        net.needs_input_grad = False  # nothing consumes dx of the first layer
+        self._params = net.named_params()
+
+    def params(self) -> dict[str, torch.Tensor]:
+        return self._params
+
+    def grads(self) -> dict[str, torch.Tensor]:
+        return self.net.named_grads()
+
+    @torch.no_grad()
+    def train_step(self, x, target):
+        out = self.net.forward(x)
+        value = self.loss.forward(out, target)
+        self.net.backward(self.loss.backward())
+        return value, out
+
+    @torch.no_grad()
+    def outputs(self, x):
+        return self.net.forward(x)
+
+    def load_state_dict(self, state):
+        self.net.load_state_dict(state)
+        self._params = self.net.named_params()
+
+
+class AutogradEngine(Engine):
+    impl = "autograd"
+
+    def __init__(self, spec: ModelSpec, net: torch.nn.Module, loss) -> None:
+        super().__init__(spec, net, loss)
+        self._params = dict(net.named_parameters())
+
+    def params(self):
+        return {k: p.data for k, p in self._params.items()}
+
+    def grads(self):
+        return {k: p.grad for k, p in self._params.items()}
+
+    def train_step(self, x, target):
+        for p in self._params.values():
+            p.grad = None
+        out = self.net(x)
+        value = self.loss(out, target)
+        value.backward()
+        return value.detach(), out.detach()
+
+    @torch.no_grad()
+    def outputs(self, x):
+        return self.net(x)
+
+    def train(self, mode: bool = True) -> None:
+        self.net.train(mode)
+
+
+def make_engine(
+    spec: ModelSpec,
+    impl: str,
+    *,
+    seed: int | None,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> Engine:
+    net = build(spec, impl, seed=seed, device=device, dtype=dtype)
+    loss = build_loss(spec, impl)
+    if impl == "manual":
+        return ManualEngine(spec, net, loss)
+    return AutogradEngine(spec, net, loss)

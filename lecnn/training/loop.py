@@ -1,0 +1,377 @@
+"""The training loop, one piece of code for both implementations."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from lecnn.data import Prepared, load_mnist, make_generator, prepare
+from lecnn.data.derived import Split
+from lecnn.device import describe_device, seed_everything, select_device, set_deterministic
+from lecnn.errors import LecnnError
+from lecnn.logs.tensorboard import RunLogger
+from lecnn.models import count, get_spec
+from lecnn.training.augment import random_affine
+from lecnn.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
+from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
+from lecnn.training.engine import Engine, encode_targets, make_engine
+from lecnn.training.evaluate import evaluate
+
+CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
+
+
+class Diverged(LecnnError):
+    """The loss became NaN or infinite."""
+
+    exit_code = 1
+
+
+@dataclass
+class Progress:
+    """Where a run stands; all of it goes into the checkpoint so a resumed run continues exactly."""
+
+    epoch: int = 0  # the pass in progress (0-based)
+    batch: int = 0  # batches of this pass already done
+    step: int = 0  # updates done in all
+    order: torch.Tensor | None = None  # this pass's permutation
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    train_seconds: float = 0.0  # training time so far, evaluation excluded
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str  # "finished" | "interrupted"
+    results: dict[str, Any]
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.model}-{config.impl}-{stamp}"
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
+    digits = load_mnist(config.data_dir, dataset=config.dataset)
+    data = prepare(digits, get_spec(config.model).input, device, seed=config.data_seed, dtype=dtype)
+    if config.limit is not None:
+        data.train = Split(data.train.x[: config.limit], data.train.y[: config.limit])
+    return data
+
+
+class Trainer:
+    """Runs (or resumes) one training run; see ``train``."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        data: Prepared | None = None,
+        resume: str | os.PathLike[str] | None = None,
+        progress_bar: bool | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        ckpt = None
+        if resume is not None:
+            ckpt = load_checkpoint(resume)
+            saved = TrainConfig.from_dict(ckpt["config"])
+            saved.device = config.device if config.device != "auto" else saved.device
+            config = saved
+        self.config = cfg = config.resolved()
+        self.log = log
+        self.spec = get_spec(cfg.model)
+        self.device = select_device(cfg.device)
+        self.dtype = getattr(torch, cfg.dtype)
+        set_deterministic(cfg.deterministic)
+        seed_everything(cfg.seed)
+        self.data = data if data is not None else load_data(cfg, self.device, self.dtype)
+        n = len(self.data.train)
+        if cfg.batch_size > n:
+            raise LecnnError(
+                f"--batch-size {cfg.batch_size} is larger than the {n} training digits"
+            )
+        self.engine: Engine = make_engine(
+            self.spec, cfg.impl, seed=cfg.seed, device=self.device, dtype=self.dtype
+        )
+        self.optimizer = make_optimizer(cfg)
+        self.batches = math.ceil(n / cfg.batch_size)
+        self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
+        self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
+        self.generator = make_generator(self.device, cfg.seed)
+        self.progress = Progress()
+        if ckpt is not None:
+            self.run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
+            self._restore(ckpt)
+        else:
+            self.run_dir = Path(cfg.logdir) if cfg.logdir else default_run_dir(cfg)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path = self.run_dir / FILENAME
+        self.progress_bar = progress_bar
+        self._stop = False
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def _payload(self) -> dict[str, Any]:
+        p = self.progress
+        return {
+            "config": self.config.to_dict(),
+            "model": self.spec.name,
+            "impl": self.config.impl,
+            "model_state": {k: v.cpu() for k, v in self.engine.state_dict().items()},
+            "optimizer_state": self.optimizer.state_dict(),
+            "generator_state": self.generator.get_state(),
+            "torch_rng_state": torch.get_rng_state(),
+            "progress": {
+                "epoch": p.epoch,
+                "batch": p.batch,
+                "step": p.step,
+                "order": p.order.cpu() if p.order is not None else None,
+                "loss_sum": p.loss_sum,
+                "correct": p.correct,
+                "seen": p.seen,
+                "train_seconds": p.train_seconds,
+            },
+            "history": p.history,
+        }
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        self.engine.load_state_dict({k: v.to(self.device) for k, v in ckpt["model_state"].items()})
+        opt = ckpt["optimizer_state"]
+        opt["state"] = {
+            k: {n: t.to(self.device) for n, t in s.items()} for k, s in opt["state"].items()
+        }
+        self.optimizer.load_state_dict(opt)
+        try:
+            self.generator.set_state(ckpt["generator_state"])
+        except RuntimeError as e:
+            raise LecnnError(f"cannot resume on {self.device}: the saved run used another device type") from e
+        torch.set_rng_state(ckpt["torch_rng_state"])
+        pr = ckpt["progress"]
+        order = pr["order"].to(self.device) if pr["order"] is not None else None
+        self.progress = Progress(
+            pr["epoch"], pr["batch"], pr["step"], order, pr["loss_sum"], pr["correct"],
+            pr["seen"], pr["train_seconds"], list(ckpt["history"]),
+        )  # fmt: skip
+
+    def save(self) -> Path:
+        return save_checkpoint(self.checkpoint_path, self._payload())
+
+    # -- the loop ---------------------------------------------------------------------------
+    def request_stop(self, *_: Any) -> None:
+        """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
+        self._stop = True
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def run(self, on_step: Callable[[int], bool | None] | None = None) -> RunResult:
+        """Train to the configured number of passes. ``on_step(step)`` runs after each update and
+        may return True to stop as Ctrl-C would."""
+        cfg, p, engine, opt = self.config, self.progress, self.engine, self.optimizer
+        train = self.data.train
+        logger = RunLogger(str(self.run_dir))
+        if p.step == 0:
+            logger.config(cfg.to_dict())
+        previous = None
+        if sys.platform != "win32" and _in_main_thread():
+            previous = signal.signal(signal.SIGINT, self.request_stop)
+        bar = tqdm(
+            total=cfg.epochs * self.batches,
+            initial=p.epoch * self.batches + p.batch,
+            disable=(not self.progress_bar) if self.progress_bar is not None else None,
+            unit="batch",
+            dynamic_ncols=True,
+            desc=f"{cfg.model}/{cfg.impl}",
+        )
+        status = "finished"
+        try:
+            while p.epoch < cfg.epochs:
+                if p.order is None:
+                    p.order = torch.randperm(
+                        len(train), generator=self.generator, device=self.generator.device
+                    ).to(self.device)
+                loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+                correct = torch.zeros((), dtype=torch.int64, device=self.device)
+                seen = 0
+                self._sync()
+                t0 = time.perf_counter()
+                since_check = 0
+                while p.batch < self.batches:
+                    idx = p.order[p.batch * cfg.batch_size : (p.batch + 1) * cfg.batch_size]
+                    x = train.x[idx]
+                    if cfg.augment:
+                        x = random_affine(x, self.generator)
+                    opt.lr = self.schedule(p.epoch, p.step)
+                    loss, out = engine.train_step(x, self.train_targets[idx])
+                    opt.step(engine.params(), engine.grads())
+                    loss_sum += loss.double() * len(idx)
+                    correct += (engine.predict(out) == train.y[idx]).sum()
+                    seen += len(idx)
+                    p.batch += 1
+                    p.step += 1
+                    since_check += 1
+                    stop = on_step(p.step) if on_step is not None else None
+                    if since_check >= CHECK_EVERY or p.batch == self.batches:
+                        self._check_finite(loss)
+                        bar.update(since_check)
+                        bar.set_postfix(
+                            loss=f"{(p.loss_sum + float(loss_sum)) / (p.seen + seen):.4f}",
+                            acc=f"{(p.correct + int(correct)) / (p.seen + seen):.2%}",
+                            refresh=False,
+                        )
+                        since_check = 0
+                    if stop or self._stop:
+                        self._check_finite(loss)
+                        bar.update(since_check)
+                        self._fold(loss_sum, correct, seen, t0)
+                        self.save()
+                        status = "interrupted"
+                        return self._finish(logger, status)
+                self._fold(loss_sum, correct, seen, t0)
+                self._end_epoch(logger, bar)
+        finally:
+            bar.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            logger.close()
+        return self._finish(None, status)
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        value = float(loss)
+        if math.isfinite(value):
+            return
+        p = self.progress
+        kept = (
+            f"the last good checkpoint is kept in {self.checkpoint_path}"
+            if self.checkpoint_path.exists()
+            else "no checkpoint had been written yet"
+        )
+        raise Diverged(
+            f"the loss became {value} at pass {p.epoch + 1}, update {p.step}: the learning rate "
+            f"(--lr {self.config.lr:g}) is probably too high, try a smaller one; {kept}"
+        )
+
+    def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, t0: float) -> None:
+        """Add this stretch's sums and time into the saved progress."""
+        self._sync()
+        p = self.progress
+        p.train_seconds += time.perf_counter() - t0
+        p.loss_sum += float(loss_sum)
+        p.correct += int(correct)
+        p.seen += seen
+
+    def _end_epoch(self, logger: RunLogger, bar: tqdm) -> None:
+        cfg, p = self.config, self.progress
+        epoch = p.epoch + 1
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "step": p.step,
+            "lr": self.optimizer.lr,
+            "train_loss": p.loss_sum / p.seen,
+            "train_error": 1.0 - p.correct / p.seen,
+            "train_seconds": p.train_seconds,
+        }
+        epoch_seconds = p.train_seconds - (p.history[-1]["train_seconds"] if p.history else 0.0)
+        record["images_per_s"] = p.seen / epoch_seconds if epoch_seconds > 0 else None
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            ev = evaluate(self.engine, self.data.test)
+            record.update(test_loss=ev.loss, test_error=ev.error, test_misses=ev.misses)
+            bar.write(
+                f"pass {epoch}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
+                f"error {record['train_error']:.2%} | test loss {ev.loss:.4f} "
+                f"error {ev.error:.2%} ({ev.misses} misses) | {record['images_per_s'] or 0:,.0f} images/s"
+            )
+        p.history.append(record)
+        logger.scalars(
+            {
+                "loss/train": record["train_loss"],
+                "error/train": record["train_error"],
+                "loss/test": record.get("test_loss"),
+                "error/test": record.get("test_error"),
+                "lr": record["lr"],
+                "images_per_s": record["images_per_s"],
+            },
+            epoch,
+        )
+        logger.histograms(self.engine.params(), self.engine.grads(), epoch)
+        first = next(iter(self.engine.params().values()))
+        if first.dim() == 4:
+            logger.filters(first, epoch)
+        p.epoch, p.batch, p.order = epoch, 0, None
+        p.loss_sum, p.correct, p.seen = 0.0, 0, 0
+        self.save()
+
+    def _finish(self, logger: RunLogger | None, status: str) -> RunResult:
+        cfg, p = self.config, self.progress
+        results: dict[str, Any] = {
+            "status": status,
+            "config": cfg.to_dict(),
+            "model": self.spec.name,
+            "description": self.spec.description,
+            "counts": vars(count(self.spec)),
+            "parameters": count(self.spec).parameters,
+            "device": describe_device(self.device),
+            "torch": torch.__version__,
+            "epochs_done": p.epoch,
+            "steps": p.step,
+            "train_seconds": p.train_seconds,
+            "history": p.history,
+        }
+        if status == "finished":
+            ev = evaluate(self.engine, self.data.test)
+            final_train = p.history[-1] if p.history else {}
+            results["final"] = {
+                "test_error": ev.error,
+                "test_misses": ev.misses,
+                "test_loss": ev.loss,
+                "train_error": final_train.get("train_error"),
+                "train_loss": final_train.get("train_loss"),
+            }
+            with_logger = RunLogger(str(self.run_dir))
+            wrong = (ev.predicted != self.data.test.y).nonzero().flatten()[:64]
+            with_logger.misclassified(
+                self.data.test.x[wrong].cpu(), ev.predicted[wrong].cpu(),
+                self.data.test.y[wrong].cpu(), p.epoch,
+            )  # fmt: skip
+            with_logger.confusion(ev.confusion(self.data.test.y), p.epoch)
+            with_logger.hparams(
+                {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")},
+                {"test_error": ev.error, "train_error": final_train.get("train_error", 0.0)},
+            )
+            with_logger.close()
+        _write_json(self.run_dir / "results.json", results)
+        return RunResult(self.run_dir, status, results)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(config: TrainConfig, **kwargs: Any) -> RunResult:
+    """Train (or with ``resume=RUN_DIR`` continue) a run; see ``Trainer``."""
+    on_step = kwargs.pop("on_step", None)
+    return Trainer(config, **kwargs).run(on_step)
