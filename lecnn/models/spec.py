@@ -59,7 +59,7 @@ def _mlp(name: str, hidden: int, description: str) -> ModelSpec:
         loss="mse",
         target="onehot01",
         init="torch",
-        defaults=TrainDefaults("momentum", lr=2.0, batch_size=32, epochs=10),
+        defaults=TrainDefaults("sgd", lr=10.0, batch_size=32, epochs=20),
     )
 
 

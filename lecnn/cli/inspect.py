@@ -1,0 +1,72 @@
+"""``lecnn gradcheck``, ``lecnn models`` and ``lecnn data``: look inside without training."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from lecnn.cli.common import add_data_args
+
+TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("gradcheck", help="prove the hand-written gradients equal autograd's")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float64", choices=list(TOLERANCE))
+    p.set_defaults(run=run_gradcheck)
+
+    p = sub.add_parser("models", help="list the models with their sizes and training defaults")
+    p.set_defaults(run=run_models)
+
+    p = sub.add_parser("data", help="load and verify a data set, and say what was found")
+    add_data_args(p)
+    p.set_defaults(run=run_data)
+
+
+def run_gradcheck(args: argparse.Namespace) -> int:
+    from lecnn.device import describe_device, select_device
+    from lecnn.manual import parity
+
+    device = select_device(args.device)
+    dtype = getattr(torch, args.dtype)
+    tol = TOLERANCE[args.dtype]
+    print(f"manual vs autograd on {describe_device(device)}, {args.dtype}; pass: max rel error ≤ {tol:g}")
+    print(f"{'layer':38s} {'tensor':10s} {'max abs err':>12s} {'max rel err':>12s}  result")
+    failures = 0
+    rows = []
+    for case in parity.layer_cases():
+        rows += parity.layer_parity(case, device, dtype)
+    for case in parity.loss_cases():
+        rows += parity.loss_parity(case, device, dtype)
+    for r in rows:
+        ok = r.max_rel <= tol
+        failures += not ok
+        print(f"{r.case:38s} {r.tensor:10s} {r.max_abs:12.3e} {r.max_rel:12.3e}  {'pass' if ok else 'FAIL'}")
+    print(f"{len(rows) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from lecnn.models import MODELS, count
+
+    for name, spec in MODELS.items():
+        d = spec.defaults
+        print(f"{name}: {spec.description}")
+        print(f"    {count(spec)}; input {spec.input}, loss {spec.loss}")
+        print(
+            f"    defaults: {d.epochs} passes, batch {d.batch_size}, {d.optimizer} lr {d.lr:g}, "
+            f"schedule {d.schedule}{', augmented' if d.augment else ''}"
+        )
+    return 0
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from lecnn.data import load_mnist
+
+    digits = load_mnist(args.data_dir, dataset=args.dataset)
+    print(digits.summary())
+    x = digits.train_images.double() / 255
+    print(f"training pixel mean {x.mean():.4f}, std {x.std():.4f}")
+    return 0

@@ -1,0 +1,83 @@
+"""``lecnn train``: train a model on MNIST with either implementation."""
+
+from __future__ import annotations
+
+import argparse
+
+from lecnn.cli.common import add_data_args, add_device_args, number, positive_int
+from lecnn.device import describe_device, select_device
+from lecnn.models import IMPLS, MODELS, count, get_spec
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a LeNet on MNIST",
+        description="Train a model on MNIST. Flags left out take the model's defaults "
+        "(lecnn models lists them).",
+    )
+    p.add_argument("--model", default="lenet5-modern", choices=list(MODELS))
+    p.add_argument("--impl", default="autograd", choices=list(IMPLS),
+                   help="hand-written backprop (manual) or torch autograd")  # fmt: skip
+    add_data_args(p)
+    add_device_args(p)
+    p.add_argument("--epochs", type=positive_int, help="passes over the training set")
+    p.add_argument("--batch-size", type=positive_int, help="examples per update (1 = per-example SGD)")
+    p.add_argument("--lr", type=number, help="learning rate α")
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,...")
+    p.add_argument("--weight-decay", type=number)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random affine distortions on the device")  # fmt: skip
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--logdir", help="run folder (default runs/<model>-<impl>-<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    p.add_argument("--eval-every", type=positive_int, default=1, help="test every N passes")
+    p.add_argument("--limit", type=positive_int, help="train on the first N training digits only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lecnn.training.config import TrainConfig
+    from lecnn.training.loop import Trainer
+
+    config = TrainConfig(
+        model=args.model, impl=args.impl, dataset=args.dataset, data_dir=args.data_dir,
+        device=args.device, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        optimizer=args.optimizer, schedule=args.schedule, augment=args.augment,
+        weight_decay=args.weight_decay, seed=args.seed, deterministic=args.deterministic,
+        dtype=args.dtype, logdir=args.logdir, eval_every=args.eval_every, limit=args.limit,
+    )  # fmt: skip
+    if args.resume is None:
+        config.validate()
+        get_spec(config.model)
+    select_device(config.device)  # fail before loading data
+    trainer = Trainer(
+        config, resume=args.resume, progress_bar=False if args.no_progress else None
+    )
+    cfg = trainer.config
+    if args.device == "auto":
+        print(f"device: auto picked {describe_device(trainer.device)}")
+    print(f"data: {len(trainer.data.train):,} training / {len(trainer.data.test):,} test digits ({trainer.data.input})")
+    print(f"model: {cfg.model} ({cfg.impl}): {count(cfg.model)}")
+    print(
+        f"training: {cfg.epochs} passes, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
+        f"schedule {trainer.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
+    )
+    result = trainer.run()
+    r = result.results
+    if result.status == "interrupted":
+        print(
+            f"interrupted at pass {trainer.progress.epoch + 1}, update {r['steps']}: checkpoint saved; "
+            f"continue with: lecnn train --resume {result.run_dir}"
+        )
+        return 130
+    f = r["final"]
+    print(
+        f"done: {cfg.model}/{cfg.impl} test error {f['test_error']:.2%} ({f['test_misses']} misses), "
+        f"train error {f['train_error']:.2%}, {r['epochs_done']} passes in {r['train_seconds']:.1f} s "
+        f"of training on {r['device']}; results in {result.run_dir / 'results.json'}; "
+        f"view with: tensorboard --logdir runs"
+    )
+    return 0

@@ -1,0 +1,31 @@
+"""Rebuilding a trained network from a checkpoint."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from lecnn.errors import LecnnError
+from lecnn.models import get_spec
+from lecnn.training.checkpoint import load_checkpoint
+from lecnn.training.config import TrainConfig
+from lecnn.training.engine import Engine, make_engine
+
+
+def engine_from_checkpoint(
+    path: str | os.PathLike[str], device: torch.device, impl: str | None = None
+) -> tuple[Engine, TrainConfig]:
+    """The network saved at ``path`` (run folder or file), in its own or the given implementation
+    (state dicts interchange)."""
+    ckpt = load_checkpoint(path)
+    config = TrainConfig.from_dict(ckpt["config"])
+    spec = get_spec(config.model)
+    engine = make_engine(
+        spec, impl or config.impl, seed=None, device=device, dtype=getattr(torch, config.dtype)
+    )
+    try:
+        engine.load_state_dict({k: v.to(device) for k, v in ckpt["model_state"].items()})
+    except (KeyError, RuntimeError) as e:
+        raise LecnnError(f"{path}: its weights do not fit model {config.model}: {e}") from e
+    return engine, config
