@@ -38,12 +38,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     engine, config = engine_from_checkpoint(path, device, args.impl)
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     digits = load_mnist(data_dir, dataset=args.dataset or config.dataset)
-    data = prepare(digits, engine.spec.input, device, seed=config.data_seed,
-                   dtype=getattr(torch, config.dtype))  # fmt: skip
+    data = prepare(
+        digits, engine.spec.input, device, seed=config.data_seed, dtype=getattr(torch, config.dtype)
+    )
     ev = evaluate(engine, data.test)
     matrix = ev.confusion(data.test.y)
-    print(f"{config.model} ({engine.impl}) on {len(data.test):,} test digits: "
-          f"error {ev.error:.2%} ({ev.misses} misses), loss {ev.loss:.4f}")  # fmt: skip
+    print(
+        f"{config.model} ({engine.impl}) on {len(data.test):,} test digits: "
+        f"error {ev.error:.2%} ({ev.misses} misses), loss {ev.loss:.4f}"
+    )
     per_class = 1 - matrix.diag().double() / matrix.sum(1).clamp(min=1).double()
     print("per-class error: " + "  ".join(f"{d}:{e:.2%}" for d, e in enumerate(per_class.tolist())))
     print("confusion matrix (rows: true digit, columns: predicted)")

@@ -32,7 +32,9 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     dtype = getattr(torch, args.dtype)
     tol = TOLERANCE[args.dtype]
-    print(f"manual vs autograd on {describe_device(device)}, {args.dtype}; pass: max rel error ≤ {tol:g}")
+    print(
+        f"manual vs autograd on {describe_device(device)}, {args.dtype}; pass: max rel error ≤ {tol:g}"
+    )
     print(f"{'layer':38s} {'tensor':10s} {'max abs err':>12s} {'max rel err':>12s}  result")
     failures = 0
     rows = []
@@ -43,7 +45,9 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     for r in rows:
         ok = r.max_rel <= tol
         failures += not ok
-        print(f"{r.case:38s} {r.tensor:10s} {r.max_abs:12.3e} {r.max_rel:12.3e}  {'pass' if ok else 'FAIL'}")
+        print(
+            f"{r.case:38s} {r.tensor:10s} {r.max_abs:12.3e} {r.max_rel:12.3e}  {'pass' if ok else 'FAIL'}"
+        )
     print(f"{len(rows) - failures} passed, {failures} failed")
     return 1 if failures else 0
 

@@ -17,18 +17,30 @@ def add_parser(sub) -> None:
         "(lecnn models lists them).",
     )
     p.add_argument("--model", default="lenet5-modern", choices=list(MODELS))
-    p.add_argument("--impl", default="autograd", choices=list(IMPLS),
-                   help="hand-written backprop (manual) or torch autograd")  # fmt: skip
+    p.add_argument(
+        "--impl",
+        default="autograd",
+        choices=list(IMPLS),
+        help="hand-written backprop (manual) or torch autograd",
+    )
     add_data_args(p)
     add_device_args(p)
     p.add_argument("--epochs", type=positive_int, help="passes over the training set")
-    p.add_argument("--batch-size", type=positive_int, help="examples per update (1 = per-example SGD)")
+    p.add_argument(
+        "--batch-size", type=positive_int, help="examples per update (1 = per-example SGD)"
+    )
     p.add_argument("--lr", type=number, help="learning rate α")
     p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
-    p.add_argument("--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,...")
+    p.add_argument(
+        "--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,..."
+    )
     p.add_argument("--weight-decay", type=number)
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random affine distortions on the device")  # fmt: skip
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random affine distortions on the device",
+    )
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--logdir", help="run folder (default runs/<model>-<impl>-<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
@@ -43,23 +55,36 @@ def run(args: argparse.Namespace) -> int:
     from lecnn.training.loop import Trainer
 
     config = TrainConfig(
-        model=args.model, impl=args.impl, dataset=args.dataset, data_dir=args.data_dir,
-        device=args.device, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, schedule=args.schedule, augment=args.augment,
-        weight_decay=args.weight_decay, seed=args.seed, deterministic=args.deterministic,
-        dtype=args.dtype, logdir=args.logdir, eval_every=args.eval_every, limit=args.limit,
-    )  # fmt: skip
+        model=args.model,
+        impl=args.impl,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        device=args.device,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        augment=args.augment,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        dtype=args.dtype,
+        logdir=args.logdir,
+        eval_every=args.eval_every,
+        limit=args.limit,
+    )
     if args.resume is None:
         config.validate()
         get_spec(config.model)
     select_device(config.device)  # fail before loading data
-    trainer = Trainer(
-        config, resume=args.resume, progress_bar=False if args.no_progress else None
-    )
+    trainer = Trainer(config, resume=args.resume, progress_bar=False if args.no_progress else None)
     cfg = trainer.config
     if args.device == "auto":
         print(f"device: auto picked {describe_device(trainer.device)}")
-    print(f"data: {len(trainer.data.train):,} training / {len(trainer.data.test):,} test digits ({trainer.data.input})")
+    print(
+        f"data: {len(trainer.data.train):,} training / {len(trainer.data.test):,} test digits ({trainer.data.input})"
+    )
     print(f"model: {cfg.model} ({cfg.impl}): {count(cfg.model)}")
     print(
         f"training: {cfg.epochs} passes, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "

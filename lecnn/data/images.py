@@ -44,7 +44,9 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> torch.Tensor:
     h, w = crop.shape
     scale = 20.0 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64)
+    small = np.asarray(
+        Image.fromarray(crop.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64
+    )
     field = np.zeros((28, 28))
     top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
     field[top : top + small.shape[0], left : left + small.shape[1]] = small

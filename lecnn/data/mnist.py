@@ -113,9 +113,7 @@ def read_folder(folder: Path) -> Digits:
             labels = parse_idx(path, data, LABELS_MAGIC, ())
             if labels.size and labels.max() > 9:
                 bad = int(np.argmax(labels > 9))
-                raise LecnnError(
-                    f"{path}: label {int(labels[bad])} at index {bad} is outside 0-9"
-                )
+                raise LecnnError(f"{path}: label {int(labels[bad])} at index {bad} is outside 0-9")
             arrays[key] = labels
     for split in ("train", "test"):
         n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])

@@ -54,7 +54,9 @@ class RunLogger:
         self.writer.add_image("confusion/test", confusion_image(matrix), step, dataformats="HWC")
 
     def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
+        clean = {
+            k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()
+        }
         self.writer.add_hparams(clean, {f"hparam/{k}": v for k, v in metrics.items()}, run_name=".")
 
     def close(self) -> None:

@@ -97,7 +97,11 @@ class Sequential(Layer):
 
     def named(self, which: str) -> Iterator[tuple[str, torch.Tensor]]:
         for i, layer in enumerate(self.layers):
-            source = layer.named(which) if isinstance(layer, Sequential) else getattr(layer, which).items()
+            source = (
+                layer.named(which)
+                if isinstance(layer, Sequential)
+                else getattr(layer, which).items()
+            )
             for k, v in source:
                 yield f"{i}.{k}", v
 
@@ -129,7 +133,9 @@ class Sequential(Layer):
             raise KeyError(f"state dict mismatch: missing {missing}, unexpected {extra}")
         for i, layer in enumerate(self.layers):
             prefix = f"{i}."
-            layer.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+            layer.load_state_dict(
+                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))

@@ -2,7 +2,7 @@
 
 Two implementations of the same formulas sit side by side: ``_forward_loop``/``_backward_loop``
 walk the output positions and read like the equations; ``_forward_unfold``/``_backward_unfold``
-lay every receptive field out as a row (im2col, via ``Tensor.unfold``) and turn the sums into
+lay every receptive field out as a column (im2col, via ``Tensor.unfold``) and turn the sums into
 matrix products. Tests hold the two equal; training uses the unfold one.
 """
 
@@ -80,7 +80,9 @@ class Conv2d(Layer):
         self.connection_table = table
         self.mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
         bound = 1.0 / math.sqrt(self.fan_in().max().item())  # torch.nn.Conv2d's default bound
-        self.params["weight"] = torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound)
+        self.params["weight"] = torch.empty(out_channels, in_channels, kh, kw).uniform_(
+            -bound, bound
+        )
         self.params["weight"] *= self.mask
         if bias == "channel":
             self.params["bias"] = torch.empty(out_channels).uniform_(-bound, bound)
@@ -178,27 +180,29 @@ class Conv2d(Layer):
         return dw, da
 
     # -- fast version: im2col -----------------------------------------------------------------
-    # Receptive fields are laid out as rows, (N·L)×(C·kh·kw) with L = H′·W′ positions, so that the
+    # Receptive fields are laid out as columns, (C·kh·kw)×(N·L) with L = H′·W′ positions, so the
     # forward sum and both backward sums are each one matrix product.
     def _forward_unfold(self) -> torch.Tensor:
         n = self.a.shape[0]
         hout, wout = self.output_size(self.x_shape[2:])
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        # a view N×C×H′×W′×kh×kw of every receptive field, then one copy into rows
+        # a view N×C×H′×W′×kh×kw of every receptive field, then one copy into columns
         fields = self.a.unfold(2, kh, sh).unfold(3, kw, sw)
-        self.fields = fields.permute(0, 2, 3, 1, 4, 5).reshape(n * hout * wout, -1)
-        y = self.fields @ self._weight().view(self.out_channels, -1).T  # (N·L)×C_out
-        return y.view(n, hout, wout, self.out_channels).permute(0, 3, 1, 2)
+        self.fields = fields.permute(1, 4, 5, 0, 2, 3).reshape(-1, n * hout * wout)
+        y = self._weight().view(self.out_channels, -1) @ self.fields  # C_out×(N·L)
+        return y.view(self.out_channels, n, hout, wout).transpose(0, 1)
 
     def _backward_unfold(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         n, _, hout, wout = dy.shape
-        d = dy.permute(0, 2, 3, 1).reshape(n * hout * wout, self.out_channels)  # (N·L)×C_out
-        dw = (d.T @ self.fields).view_as(self.params["weight"])
+        d = dy.transpose(0, 1).reshape(self.out_channels, -1)  # C_out×(N·L)
+        dw = (d @ self.fields.T).view_as(self.params["weight"])
         if not self.needs_input_grad:
             return dw, None
-        dfields = d @ self._weight().view(self.out_channels, -1)  # (N·L)×(C·kh·kw)
+        w = self._weight()
+        # dfields = wᵀ d, computed transposed ((N·L)×(C·kh·kw)): BLAS is faster with the long side first
+        dfields = d.T @ w.view(self.out_channels, -1)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        dfields = dfields.view(n, hout, wout, -1, kh, kw)
+        dfields = dfields.view(n, hout, wout, w.shape[1], kh, kw)
         # col2im: each kernel tap (k, l) sends its share back to the input positions it read
         da = torch.zeros_like(self.a)
         for k in range(kh):

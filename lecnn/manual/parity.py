@@ -140,7 +140,14 @@ def layer_cases() -> list[LayerCase]:
         C(
             "Conv2d/table,pad-1,unit(1989 H2)",
             lambda: Conv2d(
-                12, 12, 5, 2, 2, pad_value=-1, connection_table=ZIP_H2, bias="unit",
+                12,
+                12,
+                5,
+                2,
+                2,
+                pad_value=-1,
+                connection_table=ZIP_H2,
+                bias="unit",
                 input_size=(8, 8),
             ),
             _conv_twin,
@@ -150,7 +157,12 @@ def layer_cases() -> list[LayerCase]:
         C("Subsampling", lambda: Subsampling(3), lambda m: lnn.Subsampling(3), (2, 3, 6, 8)),
         C("Subsampling/odd", lambda: Subsampling(2), lambda m: lnn.Subsampling(2), (1, 2, 7, 5)),
         C("AvgPool2d", lambda: AvgPool2d(2), lambda m: tnn.AvgPool2d(2), (2, 3, 6, 6)),
-        C("AvgPool2d/3,stride2", lambda: AvgPool2d(3, 2), lambda m: tnn.AvgPool2d(3, 2), (2, 2, 7, 8)),
+        C(
+            "AvgPool2d/3,stride2",
+            lambda: AvgPool2d(3, 2),
+            lambda m: tnn.AvgPool2d(3, 2),
+            (2, 2, 7, 8),
+        ),
         C("MaxPool2d", lambda: MaxPool2d(2), lambda m: tnn.MaxPool2d(2), (2, 3, 6, 6)),
         C(
             "MaxPool2d/ties",
@@ -169,7 +181,12 @@ def layer_cases() -> list[LayerCase]:
             ["kink"],
         ),
         C("Flatten", Flatten, lambda m: tnn.Flatten(), (2, 3, 4, 5)),
-        C("RBFOutput", lambda: RBFOutput(prototypes()), lambda m: lnn.RBFOutput(prototypes()), (3, 84)),
+        C(
+            "RBFOutput",
+            lambda: RBFOutput(prototypes()),
+            lambda m: lnn.RBFOutput(prototypes()),
+            (3, 84),
+        ),
     ]
 
 
@@ -184,7 +201,9 @@ def loss_cases() -> list[LossCase]:
             "dense",
         ),
         LossCase("SoftmaxCrossEntropy", SoftmaxCrossEntropy, F.cross_entropy, (5, 10), "index"),
-        LossCase("SoftmaxCrossEntropy/batch1", SoftmaxCrossEntropy, F.cross_entropy, (1, 10), "index"),
+        LossCase(
+            "SoftmaxCrossEntropy/batch1", SoftmaxCrossEntropy, F.cross_entropy, (1, 10), "index"
+        ),
         LossCase("RBFLoss", lambda: RBFLoss(0.1), lnn.RBFLoss(0.1), (4, 10), "index"),
     ]
 
@@ -245,7 +264,10 @@ def loss_parity(case: LossCase, device="cpu", dtype=torch.float64, seed: int = 0
     pt = pred.clone().requires_grad_(True)
     ref = case.twin(pt, target)
     ref.backward()
-    return [compare(case.name, "loss", value, ref.detach()), compare(case.name, "dpred", dpred, pt.grad)]
+    return [
+        compare(case.name, "loss", value, ref.detach()),
+        compare(case.name, "dpred", dpred, pt.grad),
+    ]
 
 
 def finite_difference(

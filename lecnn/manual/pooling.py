@@ -132,4 +132,6 @@ class MaxPool2d(Layer):
         if self.tiled:
             t = dfields.view(n, c, kh, kw, hout, wout).permute(0, 1, 4, 2, 5, 3)
             return t.reshape(n, c, h, w)
-        return F.fold(dfields.view(n, c * kh * kw, -1), (h, w), self.kernel_size, stride=self.stride)
+        return F.fold(
+            dfields.view(n, c * kh * kw, -1), (h, w), self.kernel_size, stride=self.stride
+        )

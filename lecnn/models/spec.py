@@ -44,7 +44,7 @@ class ModelSpec:
     predict_min: bool = False
 
 
-def _mlp(name: str, hidden: int, description: str) -> ModelSpec:
+def _mlp(name: str, hidden: int, lr: float, description: str) -> ModelSpec:
     return ModelSpec(
         name=name,
         description=description,
@@ -59,7 +59,7 @@ def _mlp(name: str, hidden: int, description: str) -> ModelSpec:
         loss="mse",
         target="onehot01",
         init="torch",
-        defaults=TrainDefaults("sgd", lr=10.0, batch_size=32, epochs=20),
+        defaults=TrainDefaults("sgd", lr=lr, batch_size=32, epochs=20),
     )
 
 
@@ -110,9 +110,13 @@ def _lenet5() -> ModelSpec:
             L("scaled_tanh"),
             L(
                 "conv",
-                {"in_channels": 6, "out_channels": 16, "kernel_size": 5,
-                 "connection_table": LENET5_C3},
-            ),  # fmt: skip
+                {
+                    "in_channels": 6,
+                    "out_channels": 16,
+                    "kernel_size": 5,
+                    "connection_table": LENET5_C3,
+                },
+            ),
             L("scaled_tanh"),
             L("subsampling", {"channels": 16}),
             L("scaled_tanh"),
@@ -160,8 +164,13 @@ def _lenet5_modern() -> ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        _mlp("mlp", 100, "the lecture's network: 784-100-10 logistic units, squared error"),
-        _mlp("mlp-300", 300, "784-300-10 logistic units, squared error (LeCun 1998's 2-layer net)"),
+        _mlp("mlp", 100, 10.0, "the lecture's network: 784-100-10 logistic units, squared error"),
+        _mlp(
+            "mlp-300",
+            300,
+            5.0,
+            "784-300-10 logistic units, squared error (LeCun 1998's 2-layer net)",
+        ),
         _lecun1989(),
         _lenet5(),
         _lenet5_modern(),

@@ -7,11 +7,23 @@ import torch
 # LeCun et al. 1998, Table I: which S2 maps (inputs) feed each C3 map. Six maps see 3 contiguous
 # S2 maps, six see 4 contiguous, three see 4 discontinuous, one sees all six: 60 connections.
 _C3_INPUTS = [
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2),
+    (1, 2, 3),
+    (2, 3, 4),
+    (3, 4, 5),
+    (4, 5, 0),
+    (5, 0, 1),
+    (0, 1, 2, 3),
+    (1, 2, 3, 4),
+    (2, 3, 4, 5),
+    (3, 4, 5, 0),
+    (4, 5, 0, 1),
+    (5, 0, 1, 2),
+    (0, 1, 3, 4),
+    (1, 2, 4, 5),
+    (0, 2, 3, 5),
     (0, 1, 2, 3, 4, 5),
-]  # fmt: skip
+]
 
 
 def _table(inputs: list[tuple[int, ...]], n_in: int) -> torch.Tensor:

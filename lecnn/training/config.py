@@ -42,7 +42,15 @@ class TrainConfig:
         spec = get_spec(self.model)
         d = spec.defaults
         out = TrainConfig(**asdict(self))
-        for name in ("epochs", "batch_size", "lr", "optimizer", "schedule", "augment", "weight_decay"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "lr",
+            "optimizer",
+            "schedule",
+            "augment",
+            "weight_decay",
+        ):
             if getattr(out, name) is None:
                 setattr(out, name, getattr(d, name))
         out.validate()

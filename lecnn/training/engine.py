@@ -32,7 +32,9 @@ class Engine:
     def grads(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def train_step(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward and backward on one batch; returns (loss, outputs), both detached."""
         raise NotImplementedError
 

@@ -75,10 +75,15 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
     digits = load_mnist(config.data_dir, dataset=config.dataset)
-    data = prepare(digits, get_spec(config.model).input, device, seed=config.data_seed, dtype=dtype)
-    if config.limit is not None:
-        data.train = Split(data.train.x[: config.limit], data.train.y[: config.limit])
-    return data
+    return prepare(digits, get_spec(config.model).input, device, seed=config.data_seed, dtype=dtype)
+
+
+def limited(data: Prepared, limit: int | None) -> Prepared:
+    """``data`` with only the first ``limit`` training digits (all when None)."""
+    if limit is None or limit >= len(data.train):
+        return data
+    train = Split(data.train.x[:limit], data.train.y[:limit])
+    return Prepared(train=train, test=data.test, input=data.input)
 
 
 class Trainer:
@@ -106,7 +111,9 @@ class Trainer:
         self.dtype = getattr(torch, cfg.dtype)
         set_deterministic(cfg.deterministic)
         seed_everything(cfg.seed)
-        self.data = data if data is not None else load_data(cfg, self.device, self.dtype)
+        if data is None:
+            data = load_data(cfg, self.device, self.dtype)
+        self.data = limited(data, cfg.limit)
         n = len(self.data.train)
         if cfg.batch_size > n:
             raise LecnnError(
@@ -165,14 +172,23 @@ class Trainer:
         try:
             self.generator.set_state(ckpt["generator_state"])
         except RuntimeError as e:
-            raise LecnnError(f"cannot resume on {self.device}: the saved run used another device type") from e
+            raise LecnnError(
+                f"cannot resume on {self.device}: the saved run used another device type"
+            ) from e
         torch.set_rng_state(ckpt["torch_rng_state"])
         pr = ckpt["progress"]
         order = pr["order"].to(self.device) if pr["order"] is not None else None
         self.progress = Progress(
-            pr["epoch"], pr["batch"], pr["step"], order, pr["loss_sum"], pr["correct"],
-            pr["seen"], pr["train_seconds"], list(ckpt["history"]),
-        )  # fmt: skip
+            pr["epoch"],
+            pr["batch"],
+            pr["step"],
+            order,
+            pr["loss_sum"],
+            pr["correct"],
+            pr["seen"],
+            pr["train_seconds"],
+            list(ckpt["history"]),
+        )
 
     def save(self) -> Path:
         return save_checkpoint(self.checkpoint_path, self._payload())
@@ -225,6 +241,7 @@ class Trainer:
                         x = random_affine(x, self.generator)
                     opt.lr = self.schedule(p.epoch, p.step)
                     loss, out = engine.train_step(x, self.train_targets[idx])
+                    self.last_loss = loss
                     opt.step(engine.params(), engine.grads())
                     loss_sum += loss.double() * len(idx)
                     correct += (engine.predict(out) == train.y[idx]).sum()
@@ -352,9 +369,11 @@ class Trainer:
             with_logger = RunLogger(str(self.run_dir))
             wrong = (ev.predicted != self.data.test.y).nonzero().flatten()[:64]
             with_logger.misclassified(
-                self.data.test.x[wrong].cpu(), ev.predicted[wrong].cpu(),
-                self.data.test.y[wrong].cpu(), p.epoch,
-            )  # fmt: skip
+                self.data.test.x[wrong].cpu(),
+                ev.predicted[wrong].cpu(),
+                self.data.test.y[wrong].cpu(),
+                p.epoch,
+            )
             with_logger.confusion(ev.confusion(self.data.test.y), p.epoch)
             with_logger.hparams(
                 {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")},

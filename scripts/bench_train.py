@@ -1,0 +1,91 @@
+"""Training speed: seconds per pass and images/s for each model × implementation × device, and the
+training time lenet5-modern needs to reach 99.0% test accuracy. Prints measured figures, asserts
+nothing.
+
+    python scripts/bench_train.py --data-dir ../shared/data/mnist
+    python scripts/bench_train.py --devices cuda --models lenet5-modern
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+
+import torch
+
+from lecnn.device import describe_device, select_device
+from lecnn.models import MODELS
+from lecnn.training.config import TrainConfig
+from lecnn.training.loop import Trainer, load_data
+
+
+def machine(device: torch.device) -> str:
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{describe_device(device)}; host {cpu}, {os.cpu_count()} cores; torch {torch.__version__}"
+    )
+
+
+def one_pass(model, impl, device, data, batch_size=None):
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(model=model, impl=impl, device=str(device), epochs=1, logdir=tmp,
+                          batch_size=batch_size)  # fmt: skip
+        trainer = Trainer(cfg, data=data, progress_bar=False)
+        trainer.run()
+        h = trainer.progress.history[-1]
+        return h["train_seconds"], h["images_per_s"], trainer.config.batch_size
+
+
+def time_to_99(impl, device, data, epochs):
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(impl=impl, device=str(device), epochs=epochs, logdir=tmp)
+        trainer = Trainer(cfg, data=data, progress_bar=False)
+        trainer.run()
+        for h in trainer.progress.history:
+            if h["test_error"] <= 0.01:
+                return h["train_seconds"], h["epoch"], 1 - h["test_error"]
+        last = trainer.progress.history[-1]
+        return None, last["epoch"], 1 - last["test_error"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir")
+    p.add_argument("--devices", default="cpu" + (",cuda" if torch.cuda.is_available() else ""))
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--impls", default="autograd,manual")
+    p.add_argument("--epochs-to-99", type=int, default=3, help="passes for the 99%% run")
+    args = p.parse_args()
+    for dev_name in args.devices.split(","):
+        device = select_device(dev_name)
+        print(f"\n## {machine(device)}")
+        print(f"{'model':15s} {'impl':9s} {'batch':>5s} {'s/pass':>8s} {'images/s':>10s}")
+        cache = {}
+        per_impl = {}
+        for model in args.models.split(","):
+            spec_input = MODELS[model].input
+            if spec_input not in cache:
+                cfg = TrainConfig(model=model, data_dir=args.data_dir)
+                cache[spec_input] = load_data(cfg, device, torch.float32)
+            for impl in args.impls.split(","):
+                seconds, ips, bs = one_pass(model, impl, device, cache[spec_input])
+                per_impl[(model, impl)] = seconds
+                print(f"{model:15s} {impl:9s} {bs:5d} {seconds:8.2f} {ips:10,.0f}", flush=True)
+        for model in args.models.split(","):
+            if (model, "manual") in per_impl and (model, "autograd") in per_impl:
+                ratio = per_impl[(model, "manual")] / per_impl[(model, "autograd")]
+                print(f"{model}: manual / autograd time per pass = {ratio:.2f}")
+        if "lenet5-modern" in args.models.split(","):
+            data = cache[MODELS["lenet5-modern"].input]
+            for impl in args.impls.split(","):
+                seconds, epoch, acc = time_to_99(impl, device, data, args.epochs_to_99)
+                reached = (
+                    f"{seconds:.1f} s of training (pass {epoch})" if seconds else "not reached"
+                )
+                print(f"lenet5-modern {impl}: 99.0% test accuracy {reached}; final {acc:.2%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Shared fixtures. MNIST tests read the real files: ``$LECNN_DATA`` (CI points it at
+../shared/data/mnist), else ../shared/data/mnist beside the checkout, else the committed subset
+serves the tests that need only some real digits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from lecnn.data import load_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSET = ROOT / "tests" / "fixtures" / "mnist-subset"
+SHARED = ROOT.parent / "shared" / "data" / "mnist"
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _full_mnist_dir() -> Path | None:
+    env = os.environ.get("LECNN_DATA")
+    if env:
+        path = Path(env)
+        if not path.is_dir():
+            # CI sets LECNN_DATA: a wrong path must fail loudly, never skip
+            raise pytest.UsageError(f"LECNN_DATA={env} is not a folder with the MNIST files")
+        return path
+    return SHARED if SHARED.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    path = _full_mnist_dir()
+    if path is None:
+        pytest.skip("full MNIST not found: set LECNN_DATA to a folder with the four IDX files")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    return load_mnist(mnist_dir, download=False)
+
+
+@pytest.fixture(scope="session")
+def subset_dir() -> Path:
+    return SUBSET
+
+
+def cuda_param(device: str):
+    return pytest.param(device, id=device)

@@ -1,0 +1,132 @@
+"""Every hand-written layer and loss against autograd, finite differences and gradcheck."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import DEVICES
+
+from lecnn.manual import Conv2d, MaxPool2d, ReLU, parity
+
+TOL = 1e-10
+LAYERS = parity.layer_cases()
+LOSSES = parity.loss_cases()
+
+
+def _assert_rows(rows, tol=TOL):
+    worst = max(rows, key=lambda r: r.max_rel)
+    report = "; ".join(f"{r.tensor}: abs {r.max_abs:.2e} rel {r.max_rel:.2e}" for r in rows)
+    assert worst.max_rel <= tol, f"{worst.case}: {report}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
+def test_layer_matches_autograd(case, device):
+    rows = parity.layer_parity(case, device, torch.float64)
+    assert {r.tensor for r in rows} >= {"y", "dx"}
+    _assert_rows(rows)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", LOSSES, ids=[c.name for c in LOSSES])
+def test_loss_matches_autograd(case, device):
+    _assert_rows(parity.loss_parity(case, device, torch.float64))
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
+def test_layer_finite_differences(case):
+    _assert_rows(parity.layer_finite_difference(case), tol=1e-6)
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=[c.name for c in LAYERS])
+def test_layer_gradcheck_through_bridge(case):
+    assert parity.layer_gradcheck(case)
+
+
+@pytest.mark.parametrize("case", LOSSES, ids=[c.name for c in LOSSES])
+def test_loss_gradcheck_through_bridge(case):
+    assert parity.loss_gradcheck(case)
+
+
+def test_parity_detects_a_wrong_gradient():
+    """The comparison can fail: a ReLU whose backward lets gradient through at 0 is caught."""
+
+    class LeakyAtZero(ReLU):
+        def backward(self, dy):
+            return dy * (self.active | (self.x_in == 0))
+
+        def forward(self, x):
+            self.x_in = x
+            return super().forward(x)
+
+    case = next(c for c in LAYERS if c.name == "ReLU")
+    case = parity.LayerCase("ReLU/wrong", LeakyAtZero, case.twin, case.shape, case.kink_input)
+    rows = parity.layer_parity(case)
+    assert max(r.max_rel for r in rows) > 0.1
+
+
+CONV_CONFIGS = [
+    dict(in_channels=3, out_channels=4, kernel_size=3),
+    dict(in_channels=2, out_channels=3, kernel_size=(3, 2), stride=2, padding=1),
+    dict(
+        in_channels=1,
+        out_channels=4,
+        kernel_size=5,
+        stride=2,
+        padding=2,
+        pad_value=-1.0,
+        bias="unit",
+        input_size=(9, 9),
+    ),
+    dict(in_channels=6, out_channels=16, kernel_size=5, connection_table=parity.LENET5_C3),
+]
+
+
+@pytest.mark.parametrize("cfg", CONV_CONFIGS, ids=range(len(CONV_CONFIGS)))
+def test_loop_and_unfold_convolutions_agree(cfg):
+    torch.manual_seed(0)
+    fast = Conv2d(**cfg, method="unfold").to(dtype=torch.float64)
+    slow = Conv2d(**cfg, method="loop").to(dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    parity.randomize(fast, g)
+    slow.load_state_dict(fast.state_dict())
+    size = cfg.get("input_size", (9, 9))
+    x = torch.randn(2, cfg["in_channels"], *size, dtype=torch.float64)
+    y_fast, y_slow = fast.forward(x), slow.forward(x)
+    dy = torch.randn_like(y_fast)
+    dx_fast, dx_slow = fast.backward(dy), slow.backward(dy)
+    rows = [
+        parity.compare("conv", "y", y_slow, y_fast),
+        parity.compare("conv", "dx", dx_slow, dx_fast),
+        *(parity.compare("conv", f"d{k}", slow.grads[k], fast.grads[k]) for k in fast.grads),
+    ]
+    _assert_rows(rows, tol=1e-12)
+
+
+def test_relu_gradient_at_exact_zero_follows_pytorch():
+    x = torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64)
+    layer = ReLU()
+    layer.forward(x)
+    dx = layer.backward(torch.ones(3, dtype=torch.float64))
+    xt = x.clone().requires_grad_(True)
+    torch.relu(xt).sum().backward()
+    assert dx.tolist() == xt.grad.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_maxpool_tie_goes_to_first_in_row_major_order():
+    x = torch.tensor([[[[1.0, 3.0], [3.0, 3.0]]]], dtype=torch.float64)
+    layer = MaxPool2d(2)
+    layer.forward(x)
+    dx = layer.backward(torch.ones(1, 1, 1, 1, dtype=torch.float64))
+    xt = x.clone().requires_grad_(True)
+    torch.nn.functional.max_pool2d(xt, 2).sum().backward()
+    assert dx.flatten().tolist() == xt.grad.flatten().tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_gradcheck_command_prints_table_and_passes(capsys):
+    from lecnn.cli import main
+
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "Conv2d/table(LeNet-5 C3)" in out and "max rel err" in out
+    assert " FAIL" not in out and " 0 failed" in out

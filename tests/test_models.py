@@ -1,0 +1,74 @@
+"""Architectures: the papers' sizes, and state dicts that interchange between implementations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lecnn.errors import LecnnError
+from lecnn.models import LENET5_C3, MODELS, ZIP_H2, build, count, get_spec, rbf_prototypes
+from lecnn.models.build import INPUT_SIZE
+
+
+def test_lecun1989_matches_the_paper():
+    c = count("lecun1989")
+    assert (c.units, c.parameters, c.connections) == (1256, 9760, 64660)
+
+
+def test_lenet5_matches_the_paper():
+    c = count("lenet5")
+    assert c.parameters == 60000
+    assert c.connections == 340908  # the paper's figure, RBF layer included
+
+
+def test_lenet5_trainable_tensors_are_60000_connected_weights():
+    net = build("lenet5", "autograd", seed=0)
+    masked = net[4].mask.sum().item()  # C3: only connected kernels are free
+    total = sum(p.numel() for p in net.parameters()) - (net[4].weight.numel() - masked)
+    assert total == 60000
+    assert sum(b.numel() for n, b in net.named_buffers() if n.endswith("weight")) == 840
+
+
+def test_connection_tables():
+    assert LENET5_C3.shape == (16, 6) and LENET5_C3.sum() == 60
+    assert LENET5_C3.sum(1).tolist() == [3] * 6 + [4] * 9 + [6]
+    assert ZIP_H2.shape == (12, 12) and ZIP_H2.sum(1).tolist() == [8] * 12
+
+
+def test_rbf_prototypes_are_distinct_pm1_bitmaps():
+    p = rbf_prototypes()
+    assert p.shape == (10, 84) and set(p.unique().tolist()) == {-1.0, 1.0}
+    d = torch.cdist(p, p) + torch.eye(10) * 1e9
+    assert d.min() > 2.0
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_state_dicts_interchange_both_ways(name):
+    size = INPUT_SIZE[get_spec(name).input]
+    x = torch.randn(4, 1, size, size, dtype=torch.float64)
+    manual = build(name, "manual", seed=1, dtype=torch.float64)
+    auto = build(name, "autograd", seed=2, dtype=torch.float64)  # different weights
+    assert not torch.allclose(manual.forward(x), auto(x).detach())
+    auto.load_state_dict(manual.state_dict())
+    assert torch.allclose(manual.forward(x), auto(x).detach(), rtol=1e-12, atol=1e-12)
+    other = build(name, "manual", seed=3, dtype=torch.float64)
+    other.load_state_dict(auto.state_dict())
+    assert torch.allclose(other.forward(x), auto(x).detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_same_seed_same_initial_weights_across_implementations():
+    m, a = build("lenet5", "manual", seed=7), build("lenet5", "autograd", seed=7)
+    for k, v in a.state_dict().items():
+        assert torch.equal(m.state_dict()[k], v), k
+
+
+def test_lecun1989_init_bounds():
+    net = build("lecun1989", "manual", seed=0)
+    h3 = net.layers[5].params["weight"]  # fan-in 192
+    assert h3.abs().max() <= 2.4 / 192**0.5 and h3.abs().max() > 0.8 * 2.4 / 192**0.5
+    assert torch.all(net.layers[2].params["weight"][~net.layers[2].mask.bool()] == 0)
+
+
+def test_unknown_model():
+    with pytest.raises(LecnnError, match="unknown model"):
+        get_spec("alexnet")
