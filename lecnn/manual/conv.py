@@ -201,13 +201,7 @@ class Conv2d(Layer):
         w = self._weight()
         # dfields = wᵀ d, computed transposed ((N·L)×(C·kh·kw)): BLAS is faster with the long side first
         dfields = d.T @ w.view(self.out_channels, -1)
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        dfields = dfields.view(n, hout, wout, w.shape[1], kh, kw)
-        # col2im: each kernel tap (k, l) sends its share back to the input positions it read
-        da = torch.zeros_like(self.a)
-        for k in range(kh):
-            for l in range(kw):
-                rows = slice(k, k + sh * (hout - 1) + 1, sh)
-                cols = slice(l, l + sw * (wout - 1) + 1, sw)
-                da[:, :, rows, cols] += dfields[..., k, l].permute(0, 3, 1, 2)
+        # col2im: every field's share goes back to the input positions it read (overlaps add up)
+        dfields = dfields.view(n, hout * wout, -1).transpose(1, 2)
+        da = F.fold(dfields, self.a.shape[2:], self.kernel_size, stride=self.stride)
         return dw, da

@@ -46,6 +46,11 @@ class SGD(Optimizer):
     @torch.no_grad()
     def step(self, params: Tensors, grads: Tensors) -> None:
         self.steps += 1
+        if not self.momentum and not self.weight_decay:
+            # plain w ← w − α g: one fused call, since per-example SGD is bound by op launches
+            keys = list(params)
+            torch._foreach_add_([params[k] for k in keys], [grads[k] for k in keys], alpha=-self.lr)
+            return
         for k, w in params.items():
             g = grads[k]
             if self.weight_decay:

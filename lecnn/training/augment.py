@@ -44,3 +44,18 @@ def random_affine(
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_shift(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each image by −1, 0 or +1 pixel along each axis (wrapping around, as the 1989
+    reproduction's "modern" variant does with ``torch.roll``). N×C×H×W → same."""
+    n, _, h, w = x.shape
+    shifts = torch.randint(-1, 2, (2, n), generator=generator, device=x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h) - shifts[0].view(n, 1)) % h
+    cols = (torch.arange(w, device=x.device).view(1, w) - shifts[1].view(n, 1)) % w
+    index = rows.view(n, 1, h, 1) * w + cols.view(n, 1, 1, w)
+    flat = x.reshape(n, x.shape[1], h * w)
+    return flat.gather(2, index.expand(n, x.shape[1], h, w).reshape(n, x.shape[1], -1)).view_as(x)
+
+
+AUGMENTATIONS = {"affine": random_affine, "shift1": random_shift}

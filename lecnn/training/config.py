@@ -35,6 +35,8 @@ class TrainConfig:
     logdir: str | None = None
     eval_every: int = 1
     limit: int | None = None  # train on the first N training digits only
+    order: str = "shuffle"  # "shuffle" each pass, or "fixed" (the data's order, every pass)
+    augment_kind: str = "affine"  # with augment: "affine" distortions or "shift1" (±1 pixel)
     data_seed: int = 1337  # which digits form the 1989-sized set
 
     def resolved(self) -> TrainConfig:
@@ -73,6 +75,10 @@ class TrainConfig:
             raise LecnnError(f"--eval-every {self.eval_every}: must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise LecnnError(f"--limit {self.limit}: must be at least 1")
+        if self.order not in ("shuffle", "fixed"):
+            raise LecnnError(f"--order {self.order!r}: choose shuffle or fixed")
+        if self.augment_kind not in ("affine", "shift1"):
+            raise LecnnError(f"augment kind {self.augment_kind!r}: choose affine or shift1")
         if self.dtype not in DTYPES:
             raise LecnnError(f"--dtype {self.dtype!r}: choose float32 or float64")
         if self.schedule is not None:

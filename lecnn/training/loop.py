@@ -24,7 +24,7 @@ from lecnn.device import describe_device, seed_everything, select_device, set_de
 from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger
 from lecnn.models import count, get_spec
-from lecnn.training.augment import random_affine
+from lecnn.training.augment import AUGMENTATIONS
 from lecnn.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.engine import Engine, encode_targets, make_engine
@@ -127,6 +127,7 @@ class Trainer:
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
         self.generator = make_generator(self.device, cfg.seed)
+        self.augment = AUGMENTATIONS[cfg.augment_kind]
         self.progress = Progress()
         if ckpt is not None:
             self.run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
@@ -198,6 +199,15 @@ class Trainer:
         """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
         self._stop = True
 
+    def _order(self, n: int) -> torch.Tensor:
+        """This pass's order: a seeded permutation, or the data's own order (``--order fixed``,
+        the 1989 protocol)."""
+        if self.config.order == "fixed":
+            return torch.arange(n, device=self.device)
+        return torch.randperm(n, generator=self.generator, device=self.generator.device).to(
+            self.device
+        )
+
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -225,9 +235,10 @@ class Trainer:
         try:
             while p.epoch < cfg.epochs:
                 if p.order is None:
-                    p.order = torch.randperm(
-                        len(train), generator=self.generator, device=self.generator.device
-                    ).to(self.device)
+                    p.order = self._order(len(train))
+                # this pass's examples gathered once, in order; each batch is then a view
+                xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
+                bs = cfg.batch_size
                 loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
                 correct = torch.zeros((), dtype=torch.int64, device=self.device)
                 seen = 0
@@ -235,17 +246,17 @@ class Trainer:
                 t0 = time.perf_counter()
                 since_check = 0
                 while p.batch < self.batches:
-                    idx = p.order[p.batch * cfg.batch_size : (p.batch + 1) * cfg.batch_size]
-                    x = train.x[idx]
+                    start = p.batch * bs
+                    x, t, y = xs[start : start + bs], ts[start : start + bs], ys[start : start + bs]
                     if cfg.augment:
-                        x = random_affine(x, self.generator)
+                        x = self.augment(x, self.generator)
                     opt.lr = self.schedule(p.epoch, p.step)
-                    loss, out = engine.train_step(x, self.train_targets[idx])
+                    loss, out = engine.train_step(x, t)
                     self.last_loss = loss
                     opt.step(engine.params(), engine.grads())
-                    loss_sum += loss.double() * len(idx)
-                    correct += (engine.predict(out) == train.y[idx]).sum()
-                    seen += len(idx)
+                    loss_sum += loss * len(y)
+                    correct += (engine.predict(out) == y).sum()
+                    seen += len(y)
                     p.batch += 1
                     p.step += 1
                     since_check += 1
