@@ -42,16 +42,23 @@ def test_rbf_prototypes_are_distinct_pm1_bitmaps():
     assert d.min() > 2.0
 
 
+def _eval(net):
+    """Dropout off, as in evaluation."""
+    for layer in net.layers:
+        layer.training = False
+    return net
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_state_dicts_interchange_both_ways(name):
     size = INPUT_SIZE[get_spec(name).input]
     x = torch.randn(4, 1, size, size, dtype=torch.float64)
-    manual = build(name, "manual", seed=1, dtype=torch.float64)
-    auto = build(name, "autograd", seed=2, dtype=torch.float64)  # different weights
+    manual = _eval(build(name, "manual", seed=1, dtype=torch.float64))
+    auto = build(name, "autograd", seed=2, dtype=torch.float64).eval()  # different weights
     assert not torch.allclose(manual.forward(x), auto(x).detach())
     auto.load_state_dict(manual.state_dict())
     assert torch.allclose(manual.forward(x), auto(x).detach(), rtol=1e-12, atol=1e-12)
-    other = build(name, "manual", seed=3, dtype=torch.float64)
+    other = _eval(build(name, "manual", seed=3, dtype=torch.float64))
     other.load_state_dict(auto.state_dict())
     assert torch.allclose(other.forward(x), auto(x).detach(), rtol=1e-12, atol=1e-12)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from lecnn import __version__
-from lecnn.cli import evaluate, inspect, train
+from lecnn.cli import evaluate, inspect, reproduce, train
 from lecnn.cli.common import Parser
 from lecnn.errors import LecnnError
 
@@ -17,6 +17,7 @@ def build_parser() -> Parser:
     train.add_parser(sub)
     evaluate.add_parsers(sub)
     inspect.add_parsers(sub)
+    reproduce.add_parsers(sub)
     return parser
 
 

@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
         "--batch-size", type=positive_int, help="examples per update (1 = per-example SGD)"
     )
     p.add_argument("--lr", type=number, help="learning rate α")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "sdlm"])
     p.add_argument(
         "--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,..."
     )
@@ -41,6 +41,10 @@ def add_parser(sub) -> None:
         default=None,
         help="random affine distortions on the device",
     )
+    p.add_argument(
+        "--augment-kind", choices=["affine", "shift1"], help="affine distortions or ±1-pixel shifts"
+    )
+    p.add_argument("--order", choices=["shuffle", "fixed"], help="example order in each pass")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--logdir", help="run folder (default runs/<model>-<impl>-<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")

@@ -10,18 +10,31 @@ from lecnn.manual.backprop import back_prop_learning
 from lecnn.manual.base import Layer, Loss, Sequential
 from lecnn.manual.bridge import as_function, as_loss_function
 from lecnn.manual.conv import Conv2d
+from lecnn.manual.dropout import Dropout
 from lecnn.manual.linear import Flatten, Linear
 from lecnn.manual.losses import MSELoss, RBFLoss, RBFOutput, SoftmaxCrossEntropy
-from lecnn.manual.optim import SGD, Adam, Constant, Cosine, InverseTime, LinearDecay, Steps
+from lecnn.manual.optim import (
+    SDLM,
+    SGD,
+    Adam,
+    Constant,
+    Cosine,
+    InverseTime,
+    LinearDecay,
+    PassLinear,
+    Steps,
+)
 from lecnn.manual.pooling import AvgPool2d, MaxPool2d, Subsampling
 
 __all__ = [
+    "SDLM",
     "SGD",
     "Adam",
     "AvgPool2d",
     "Constant",
     "Conv2d",
     "Cosine",
+    "Dropout",
     "Flatten",
     "InverseTime",
     "Layer",
@@ -30,6 +43,7 @@ __all__ = [
     "Loss",
     "MSELoss",
     "MaxPool2d",
+    "PassLinear",
     "RBFLoss",
     "RBFOutput",
     "ReLU",

@@ -182,13 +182,19 @@ class Conv2d(Layer):
     # -- fast version: im2col -----------------------------------------------------------------
     # Receptive fields are laid out as columns, (C·kh·kw)×(N·L) with L = H′·W′ positions, so the
     # forward sum and both backward sums are each one matrix product.
-    def _forward_unfold(self) -> torch.Tensor:
+    def columns(self) -> torch.Tensor:
+        """The padded input's receptive fields as columns, (C·kh·kw)×(N·L)."""
         n = self.a.shape[0]
         hout, wout = self.output_size(self.x_shape[2:])
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         # a view N×C×H′×W′×kh×kw of every receptive field, then one copy into columns
         fields = self.a.unfold(2, kh, sh).unfold(3, kw, sw)
-        self.fields = fields.permute(1, 4, 5, 0, 2, 3).reshape(-1, n * hout * wout)
+        return fields.permute(1, 4, 5, 0, 2, 3).reshape(-1, n * hout * wout)
+
+    def _forward_unfold(self) -> torch.Tensor:
+        n = self.a.shape[0]
+        hout, wout = self.output_size(self.x_shape[2:])
+        self.fields = self.columns()
         y = self._weight().view(self.out_channels, -1) @ self.fields  # C_out×(N·L)
         return y.view(self.out_channels, n, hout, wout).transpose(0, 1)
 

@@ -107,6 +107,35 @@ class Adam(Optimizer):
             w.addcdiv_(s["m"], denom, value=-self.lr / c1)
 
 
+class SDLM(Optimizer):
+    """Stochastic diagonal Levenberg–Marquardt (LeCun et al. 1998, Appendix C): each parameter
+    takes its own step ``ε_k = η / (μ + h_kk)``, ``w_k ← w_k − ε_k ∂E/∂w_k``, where ``h_kk`` is a
+    Gauss–Newton estimate of ``∂²E/∂w_k²`` (``lecnn.manual.hessian``) re-estimated on a few hundred
+    examples before each pass and passed in with ``set_hessian``; μ keeps steps bounded where the
+    curvature is small. η is the schedule's rate (``lr``).
+    """
+
+    def __init__(self, lr: float, mu: float = 0.02) -> None:
+        super().__init__(lr)
+        self.mu = float(mu)
+
+    def set_hessian(self, hessian: Tensors) -> None:
+        self.state = {k: {"h": h.clone(), "scale": 1.0 / (self.mu + h)} for k, h in hessian.items()}
+
+    @torch.no_grad()
+    def step(self, params: Tensors, grads: Tensors) -> None:
+        if not self.state:
+            raise RuntimeError("SDLM needs set_hessian() before its first step")
+        self.steps += 1
+        keys = list(params)
+        torch._foreach_addcmul_(
+            [params[k] for k in keys],
+            [grads[k] for k in keys],
+            [self.state[k]["scale"] for k in keys],
+            value=-self.lr,
+        )
+
+
 # -- schedules: the step size α for a given pass (epoch, from 0) and update (step, from 0) ---------
 
 
@@ -181,3 +210,17 @@ class Cosine:
 
     def __repr__(self) -> str:
         return f"cosine({self.lr:g}→0 over {self.total} updates)"
+
+
+class PassLinear:
+    """``α`` interpolated linearly by pass, from ``lr`` on the first to ``end·lr`` on the last."""
+
+    def __init__(self, lr: float, end: float, epochs: int) -> None:
+        self.lr, self.end, self.epochs = float(lr), float(end), max(int(epochs), 1)
+
+    def __call__(self, epoch: int, step: int) -> float:
+        f = epoch / (self.epochs - 1) if self.epochs > 1 else 0.0
+        return self.lr * ((1 - f) + f * self.end)
+
+    def __repr__(self) -> str:
+        return f"passlinear({self.lr:g}→{self.lr * self.end:g} over {self.epochs} passes)"

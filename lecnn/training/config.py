@@ -9,7 +9,7 @@ from lecnn import manual as M
 from lecnn.errors import LecnnError
 from lecnn.models import get_spec
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adam", "sdlm")
 DTYPES = ("float32", "float64")
 
 
@@ -35,8 +35,8 @@ class TrainConfig:
     logdir: str | None = None
     eval_every: int = 1
     limit: int | None = None  # train on the first N training digits only
-    order: str = "shuffle"  # "shuffle" each pass, or "fixed" (the data's order, every pass)
-    augment_kind: str = "affine"  # with augment: "affine" distortions or "shift1" (±1 pixel)
+    order: str | None = None  # "shuffle" each pass, or "fixed" (the data's order, every pass)
+    augment_kind: str | None = None  # with augment: "affine" distortions or "shift1" (±1 pixel)
     data_seed: int = 1337  # which digits form the 1989-sized set
 
     def resolved(self) -> TrainConfig:
@@ -52,6 +52,8 @@ class TrainConfig:
             "schedule",
             "augment",
             "weight_decay",
+            "augment_kind",
+            "order",
         ):
             if getattr(out, name) is None:
                 setattr(out, name, getattr(d, name))
@@ -75,9 +77,9 @@ class TrainConfig:
             raise LecnnError(f"--eval-every {self.eval_every}: must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise LecnnError(f"--limit {self.limit}: must be at least 1")
-        if self.order not in ("shuffle", "fixed"):
+        if self.order not in (None, "shuffle", "fixed"):
             raise LecnnError(f"--order {self.order!r}: choose shuffle or fixed")
-        if self.augment_kind not in ("affine", "shift1"):
+        if self.augment_kind not in (None, "affine", "shift1"):
             raise LecnnError(f"augment kind {self.augment_kind!r}: choose affine or shift1")
         if self.dtype not in DTYPES:
             raise LecnnError(f"--dtype {self.dtype!r}: choose float32 or float64")
@@ -99,12 +101,15 @@ def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
         return M.SGD(config.lr, weight_decay=wd)
     if config.optimizer == "momentum":
         return M.SGD(config.lr, momentum=0.9, weight_decay=wd)
+    if config.optimizer == "sdlm":
+        return M.SDLM(config.lr)
     return M.Adam(config.lr, weight_decay=wd, decoupled=True)
 
 
 def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
     """``constant`` | ``inverse[:TAU]`` (α₀/(1 + t/τ), τ defaults to one pass) | ``linear`` |
-    ``cosine`` | ``steps:2x0.0005,3x0.0002,...`` (passes × rate, the LeNet-5 paper's form)."""
+    ``cosine`` | ``passlinear:F`` (from α₀ on the first pass to F·α₀ on the last) |
+    ``steps:2x0.0005,3x0.0002,...`` (passes × rate, the LeNet-5 paper's form)."""
     total = steps_per_epoch * epochs
     name, _, arg = text.partition(":")
     try:
@@ -116,6 +121,8 @@ def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
             return M.LinearDecay(lr, total)
         if name == "cosine" and not arg:
             return M.Cosine(lr, total)
+        if name == "passlinear" and arg:
+            return M.PassLinear(lr, float(arg), epochs)
         if name == "steps" and arg:
             pairs = []
             for part in arg.split(","):
@@ -125,6 +132,6 @@ def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
     except ValueError:
         pass
     raise LecnnError(
-        f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine or "
+        f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine, passlinear:F or "
         "steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
     )

@@ -52,7 +52,8 @@ class Engine:
         self.net.load_state_dict(state)
 
     def train(self, mode: bool = True) -> None:
-        """Switch training mode (no layer here behaves differently yet; kept for the autograd net)."""
+        """Training mode (dropout on) or evaluation mode."""
+        raise NotImplementedError
 
 
 class ManualEngine(Engine):
@@ -83,6 +84,11 @@ class ManualEngine(Engine):
     def load_state_dict(self, state):
         self.net.load_state_dict(state)
         self._params = self.net.named_params()
+
+    def train(self, mode: bool = True) -> None:
+        for layer in self.net.layers:
+            if isinstance(layer, M.Dropout):
+                layer.training = mode
 
 
 class AutogradEngine(Engine):

@@ -1,0 +1,78 @@
+"""``lecnn reproduce`` and ``lecnn report``: the papers' numbers, measured."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from lecnn.cli.common import add_data_args, positive_int
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce LeCun 1989 or LeNet-5 (1998) and write runs/REPRODUCTION.md",
+        description="Run a paper's protocol for several seeds and implementations, then write the "
+        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort|modern.",
+    )
+    p.add_argument("paper", choices=["lecun1989", "lenet5"])
+    p.add_argument("--variant", default="faithful", help="faithful (default), modern, or distort")
+    p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort")
+    p.add_argument("--impl", default="both", choices=["both", "manual", "autograd"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--epochs", type=positive_int, help="shorten to N passes (marked in the report)")
+    p.add_argument("--limit", type=positive_int, help="shorten to N training digits (marked)")
+    p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
+    p.add_argument("--no-progress", action="store_true")
+    add_data_args(p)
+    p.set_defaults(run=run_reproduce)
+
+    p = sub.add_parser("report", help="write runs/REPRODUCTION.md from the run summaries")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(run=run_report)
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    from lecnn.device import select_device
+    from lecnn.errors import LecnnError
+    from lecnn.repro.protocols import protocol
+    from lecnn.repro.report import write_report
+    from lecnn.repro.run import run_one
+
+    variant = "distort" if args.distort else args.variant
+    if args.distort and args.paper != "lenet5":
+        raise LecnnError("--distort applies to lenet5 only")
+    proto = protocol(args.paper, variant)
+    select_device(args.device)
+    impls = ["autograd", "manual"] if args.impl == "both" else [args.impl]
+    command = (
+        "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        if sys.argv[1:2] == ["reproduce"]
+        else ""
+    )
+    command = command or f"lecnn reproduce {args.paper} --variant {variant}"
+    print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s)")
+    for impl in impls:
+        for seed in range(args.seeds):
+            s = run_one(
+                proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
+                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
+                progress_bar=False if args.no_progress else None,
+            )  # fmt: skip
+            print(
+                f"{args.paper}/{variant} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
+                f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
+                f"{s['wall_seconds']:.0f} s"
+            )
+    print(f"report: {write_report(args.runs_dir)}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from lecnn.repro.report import write_report
+
+    print(f"report: {write_report(args.runs_dir)}")
+    return 0

@@ -1,0 +1,35 @@
+"""Dropout (a modern addition: used by the 1989 net's "modern" variant)."""
+
+from __future__ import annotations
+
+import torch
+
+from lecnn.manual.base import Layer
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each unit is kept with probability 1 − p and scaled by
+    1/(1 − p); in evaluation it is the identity.
+
+    Forward  ``y = x · mask``, ``mask ∈ {0, 1/(1 − p)}`` drawn per unit (training)
+    Backward ``dx = dy · mask``
+    Shapes: any → same.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), not {p}")
+        self.p = float(p)
+        self.training = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            self.mask = None
+            return x
+        keep = torch.rand(x.shape, device=x.device, dtype=x.dtype) >= self.p
+        self.mask = keep.to(x.dtype) / (1.0 - self.p)
+        return x * self.mask
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        return dy if self.mask is None else dy * self.mask

@@ -1,0 +1,85 @@
+"""Running a paper's protocol over several seeds and both implementations, each a normal training
+run, and keeping a small summary of each for the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lecnn.device import describe_device
+from lecnn.repro.protocols import Protocol
+from lecnn.training.config import TrainConfig
+from lecnn.training.loop import Trainer
+
+
+def machine_name(device: torch.device) -> str:
+    host = f"{platform.machine()}, {os.cpu_count()} cores"
+    return f"{describe_device(device)}; host {host}; torch {torch.__version__}"
+
+
+def run_one(
+    proto: Protocol,
+    impl: str,
+    seed: int,
+    *,
+    runs_dir: Path,
+    device: str = "auto",
+    data_dir: str | None = None,
+    epochs: int | None = None,
+    limit: int | None = None,
+    command: str = "",
+    progress_bar: bool | None = None,
+) -> dict[str, Any]:
+    """Train one seed of ``proto`` with ``impl``; write and return its summary."""
+    settings = dict(proto.config)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    name = f"{proto.paper}-{proto.variant}-{impl}-seed{seed}"
+    config = TrainConfig(
+        **settings, impl=impl, seed=seed, device=device, data_dir=data_dir, limit=limit,
+        logdir=str(runs_dir / "reproduce" / name),
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer = Trainer(config, progress_bar=progress_bar)
+    result = trainer.run()
+    wall = time.perf_counter() - start
+    final = result.results.get("final", {})
+    summary = {
+        "paper": proto.paper,
+        "variant": proto.variant,
+        "impl": impl,
+        "seed": seed,
+        "status": result.status,
+        "epochs": trainer.config.epochs,
+        "limit": limit,
+        "shortened": epochs is not None or limit is not None,
+        "train_digits": len(trainer.data.train),
+        "test_digits": len(trainer.data.test),
+        "test_error": final.get("test_error"),
+        "test_misses": final.get("test_misses"),
+        "train_error": final.get("train_error"),
+        "train_misses": final.get("train_misses"),
+        "curve": [
+            {
+                "epoch": h["epoch"],
+                "test_error": h.get("test_error"),
+                "train_error": h["train_error"],
+            }
+            for h in result.results["history"]
+        ],
+        "wall_seconds": wall,
+        "train_seconds": result.results["train_seconds"],
+        "machine": machine_name(trainer.device),
+        "command": command,
+        "run_dir": str(result.run_dir),
+    }
+    out = runs_dir / "summaries" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

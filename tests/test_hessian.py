@@ -1,0 +1,173 @@
+"""The diagonal Gauss–Newton pass (LeCun 1998, Appendix C) and SDLM.
+
+Where every layer has a single unit the paper's per-unit approximation drops nothing but g'', so
+it must equal the exact Gauss–Newton diagonal Σ_n (∂out_n/∂θ)² · ∂²E/∂out², computed here with
+autograd."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lecnn import manual as M
+from lecnn import nn as lnn
+from lecnn.manual.hessian import diagonal_hessian
+from lecnn.models.build import MANUAL, build_autograd
+from lecnn.models.spec import L, ModelSpec, TrainDefaults
+
+D = torch.float64
+
+
+def _spec(layers):
+    return ModelSpec(
+        "chain",
+        "",
+        "mnist28",
+        tuple(layers),
+        "mse-sum",
+        "pm1",
+        "torch",
+        TrainDefaults("sdlm", 0.01, 1, 1),
+    )
+
+
+CHAINS = {
+    "linear": ([L("linear", {"in_features": 3, "out_features": 1})], (3, 3)),
+    "linear-tanh-linear-scaledtanh": (
+        [
+            L("linear", {"in_features": 3, "out_features": 1}),
+            L("tanh"),
+            L("linear", {"in_features": 1, "out_features": 1}),
+            L("scaled_tanh"),
+        ],
+        (3, 3),
+    ),
+    "conv-unit-bias-sigmoid": (
+        [
+            L(
+                "conv",
+                {
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "kernel_size": 3,
+                    "bias": "unit",
+                    "input_size": (3, 3),
+                },
+            ),
+            L("flatten"),
+            L("linear", {"in_features": 1, "out_features": 1}),
+            L("sigmoid"),
+        ],
+        (3, 1, 3, 3),
+    ),
+    "padded-conv-pad-1": (
+        [
+            L(
+                "conv",
+                {
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "kernel_size": 3,
+                    "padding": 1,
+                    "pad_value": -1.0,
+                },
+            ),
+            L("scaled_tanh"),
+        ],
+        (2, 1, 1, 1),
+    ),
+    "subsampling": (
+        [
+            L("subsampling", {"channels": 1}),
+            L("flatten"),
+            L("linear", {"in_features": 1, "out_features": 1}),
+        ],
+        (3, 1, 2, 2),
+    ),
+}
+
+
+def _exact_gauss_newton(spec, state, x):
+    net = build_autograd(spec).to(D)
+    net.load_state_dict(state)
+    params = dict(net.named_parameters())
+    gn = {k: torch.zeros_like(p) for k, p in params.items()}
+    for xn in x:
+        out = net(xn.unsqueeze(0)).sum()  # the single output unit
+        grads = torch.autograd.grad(out, list(params.values()))
+        for k, g in zip(params, grads):
+            gn[k] += g * g * 2.0  # ∂²E/∂out² of the summed squared error
+    return gn
+
+
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_single_unit_chains_equal_exact_gauss_newton(name):
+    layers, shape = CHAINS[name]
+    spec = _spec(layers)
+    torch.manual_seed(0)
+    net = M.Sequential(*(MANUAL[layer.kind](**layer.kwargs) for layer in layers)).to(dtype=D)
+    g = torch.Generator().manual_seed(1)
+    for layer in net.layers:
+        for k, p in layer.params.items():
+            layer.params[k] = torch.randn(p.shape, generator=g, dtype=D)
+    x = torch.randn(shape, generator=g, dtype=D)
+    out_features = net.forward(x).reshape(shape[0], -1).shape[1]
+    assert out_features == 1
+    target = torch.randn(shape[0], 1, generator=g, dtype=D)
+    flat = (
+        M.Sequential(*net.layers, M.Flatten())
+        if len(shape) == 4 and layers[-1].kind != "linear"
+        else net
+    )
+    hess = diagonal_hessian(flat, M.MSELoss("sum"), x, target)
+    exact = _exact_gauss_newton(spec, net.state_dict(), x)
+    assert set(hess) == set(exact)
+    for k in exact:
+        assert torch.allclose(hess[k], exact[k], rtol=1e-10, atol=1e-12), (k, hess[k], exact[k])
+        assert (hess[k] >= 0).all()
+
+
+def test_rbf_output_keeps_its_own_curvature_exactly():
+    """Linear → one RBF unit → LeNet-5's criterion: each weight moves one x_j and y's Hessian in x
+    is 2·I, so the estimate must equal the exact Hessian diagonal (no Gauss–Newton gap)."""
+    torch.manual_seed(0)
+    proto = torch.tensor([[0.5, -1.0]], dtype=D)
+    layer, rbf = M.Linear(3, 2).to(dtype=D), M.RBFOutput(proto).to(dtype=D)
+    x = torch.randn(1, 3, dtype=D)
+    target = torch.zeros(1, dtype=torch.long)
+    hess = diagonal_hessian(M.Sequential(layer, rbf), M.RBFLoss(0.1), x, target)
+    b = layer.params["bias"]
+    crit = lnn.RBFLoss(0.1)
+
+    def energy(wflat):
+        out = x @ wflat.view(2, 3).T + b
+        return crit(((out - proto) ** 2).sum(1, keepdim=True), target)
+
+    exact = torch.autograd.functional.hessian(energy, layer.params["weight"].flatten())
+    assert torch.allclose(hess["0.weight"], exact.diagonal().view(2, 3), rtol=1e-10)
+    assert (hess["0.weight"] > 0).all()
+
+
+def test_linear_layer_hessian_is_exact():
+    torch.manual_seed(0)
+    layer = M.Linear(4, 2).to(dtype=D)
+    x = torch.randn(5, 4, dtype=D)
+    t = torch.randn(5, 2, dtype=D)
+    hess = diagonal_hessian(M.Sequential(layer), M.MSELoss("mean"), x, t)
+    w = layer.params["weight"].clone()
+
+    def loss(wflat):
+        return torch.nn.functional.mse_loss(x @ wflat.view(2, 4).T + layer.params["bias"], t)
+
+    exact = torch.autograd.functional.hessian(loss, w.flatten()).diagonal().view(2, 4)
+    assert torch.allclose(hess["0.weight"], exact, rtol=1e-12)
+
+
+def test_sdlm_steps_are_eta_over_mu_plus_h():
+    opt = M.SDLM(0.1, mu=0.02)
+    w = {"w": torch.tensor([1.0, 1.0], dtype=D)}
+    opt.set_hessian({"w": torch.tensor([0.0, 0.98], dtype=D)})
+    opt.step(w, {"w": torch.tensor([1.0, 1.0], dtype=D)})
+    assert torch.allclose(w["w"], torch.tensor([1 - 0.1 / 0.02, 1 - 0.1 / 1.0], dtype=D))
+    with pytest.raises(RuntimeError, match="set_hessian"):
+        M.SDLM(0.1).step(w, w)
