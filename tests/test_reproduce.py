@@ -1,0 +1,64 @@
+"""Shortened reproductions end to end: runs, summaries, the report and its figure."""
+
+from __future__ import annotations
+
+import json
+
+from lecnn.cli import main
+from lecnn.repro.protocols import PROTOCOLS
+
+
+def test_shortened_reproductions_write_the_report(mnist_dir, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    common = ["--epochs", "1", "--seeds", "1", "--runs-dir", str(runs), "--data-dir", str(mnist_dir),
+              "--no-progress", "--device", "cpu"]  # fmt: skip
+    assert main(["reproduce", "lecun1989", "--limit", "400", *common]) == 0
+    assert main(["reproduce", "lenet5", "--impl", "manual", "--limit", "300", *common]) == 0
+    out = capsys.readouterr().out
+    assert "lecun1989/faithful manual seed 0" in out and "lenet5/faithful manual seed 0" in out
+
+    summaries = sorted(p.name for p in (runs / "summaries").glob("*.json"))
+    assert summaries == [
+        "lecun1989-faithful-autograd-seed0.json",
+        "lecun1989-faithful-manual-seed0.json",
+        "lenet5-faithful-manual-seed0.json",
+    ]
+    s = json.loads((runs / "summaries" / "lenet5-faithful-manual-seed0.json").read_text())
+    assert s["shortened"] and s["train_digits"] == 300 and s["test_digits"] == 10000
+    assert 0 <= s["test_error"] < 0.9 and len(s["curve"]) == 1
+
+    report = (runs / "REPRODUCTION.md").read_text()
+    assert (
+        "| published (faithful): LeCun et al. 1989 (USPS digits) | 0.14% | 10 | 5.00% | 102 |"
+        in report
+    )
+    assert "| published (faithful): LeCun et al. 1998, no distortions |" in report
+    assert report.count("| measured: faithful / autograd (shortened) |") == 1  # lecun1989 only
+    assert report.count("| measured: faithful / manual (shortened) |") == 2  # both papers
+    assert "lecnn reproduce lecun1989 --variant faithful" in report
+    assert "Where this run departs from it" in report
+    for paper in ("lecun1989", "lenet5"):
+        png = runs / f"reproduction-{paper}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({png.name})" in report
+
+    (runs / "REPRODUCTION.md").unlink()
+    assert main(["report", "--runs-dir", str(runs)]) == 0
+    assert (runs / "REPRODUCTION.md").read_text() == report
+
+
+def test_every_protocol_names_a_real_configuration():
+    from lecnn.training.config import TrainConfig
+
+    for key, proto in PROTOCOLS.items():
+        cfg = TrainConfig(**proto.config).resolved()  # raises on a bad setting
+        assert cfg.model.startswith(proto.paper), key
+    assert PROTOCOLS["lecun1989/faithful"].config["epochs"] == 23
+    faithful = TrainConfig(**PROTOCOLS["lenet5/faithful"].config).resolved()
+    assert (faithful.epochs, faithful.batch_size, faithful.optimizer) == (20, 1, "sdlm")
+
+
+def test_unknown_variant_is_one_line_exit_2(capsys):
+    assert main(["reproduce", "lenet5", "--variant", "quantum", "--seeds", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lenet5/faithful" in err[0]
