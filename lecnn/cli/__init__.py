@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from lecnn import __version__
-from lecnn.cli import evaluate, inspect, reproduce, train
+from lecnn.cli import evaluate, inspect, lecture, reproduce, train
 from lecnn.cli.common import Parser
 from lecnn.errors import LecnnError
 
@@ -18,6 +18,7 @@ def build_parser() -> Parser:
     evaluate.add_parsers(sub)
     inspect.add_parsers(sub)
     reproduce.add_parsers(sub)
+    lecture.add_parsers(sub)
     return parser
 
 

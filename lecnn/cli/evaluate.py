@@ -16,7 +16,7 @@ def add_parsers(sub) -> None:
     add_data_args(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--impl", choices=["autograd", "manual"], help="default: the run's own")
-    p.set_defaults(run=run_evaluate)
+    p.set_defaults(run=run_evaluate, dataset=None)  # default: the run's own data set
 
     p = sub.add_parser("predict", help="classify your own digit images")
     p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
@@ -39,7 +39,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     digits = load_mnist(data_dir, dataset=args.dataset or config.dataset)
     data = prepare(
-        digits, engine.spec.input, device, seed=config.data_seed, dtype=getattr(torch, config.dtype)
+        digits,
+        config.input or engine.spec.input,
+        device,
+        seed=config.data_seed,
+        dtype=getattr(torch, config.dtype),
     )
     ev = evaluate(engine, data.test)
     matrix = ev.confusion(data.test.y)
@@ -68,8 +72,15 @@ def run_predict(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     engine, config = engine_from_checkpoint(args.checkpoint, device)
     digits = torch.stack([load_digit(p) for p in args.images])
-    make = {"mnist28": derived.standardize, "lenet32": derived.lenet32, "zip16": derived.zip16}
-    x = make[engine.spec.input](digits).to(device=device, dtype=getattr(torch, config.dtype))
+    make = {
+        "mnist28": derived.standardize,
+        "lenet32": derived.lenet32,
+        "zip16": derived.zip16,
+        "mnist16": derived.zip16,
+    }
+    x = make[config.input or engine.spec.input](digits).to(
+        device=device, dtype=getattr(torch, config.dtype)
+    )
     out = engine.outputs(x)
     pred = engine.predict(out)
     for path, o, p in zip(args.images, out, pred.tolist()):

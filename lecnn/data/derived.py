@@ -3,6 +3,7 @@
 - ``mnist28``: 1×28×28, standardized with the training set's mean 0.1307 and std 0.3081.
 - ``lenet32``: 1×32×32, the 28×28 digit centred in a 32×32 field, scaled as in LeCun et al. 1998
   (background −0.1, full ink 1.175).
+- ``mnist16``: all of MNIST resized like ``zip16`` (for the 1989 net on the full set).
 - ``zip16``: the 1989-sized set: 7,291 training and 2,007 test digits drawn by a seeded permutation,
   resized to 16×16 by bilinear interpolation, values in [−1, 1].
 """
@@ -20,7 +21,7 @@ from lecnn.errors import LecnnError
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 ZIP_TRAIN, ZIP_TEST = 7291, 2007
-INPUTS = ("mnist28", "lenet32", "zip16")
+INPUTS = ("mnist28", "lenet32", "zip16", "mnist16")
 
 
 @dataclass
@@ -84,6 +85,9 @@ def prepare(
         train_idx = test_idx = None
     elif input == "lenet32":
         make = lenet32
+        train_idx = test_idx = None
+    elif input == "mnist16":
+        make = zip16
         train_idx = test_idx = None
     elif input == "zip16":
         make = zip16

@@ -46,6 +46,19 @@ class ModelSpec:
     predict_min: bool = False
 
 
+def _linear() -> ModelSpec:
+    return ModelSpec(
+        name="linear",
+        description="a linear classifier: 784 inputs to 10 outputs, softmax cross-entropy",
+        input="mnist28",
+        layers=(L("flatten"), L("linear", {"in_features": 784, "out_features": 10})),
+        loss="cross-entropy",
+        target="index",
+        init="torch",
+        defaults=TrainDefaults("adam", lr=1e-3, batch_size=128, epochs=5),
+    )
+
+
 def _mlp(name: str, hidden: int, lr: float, description: str) -> ModelSpec:
     return ModelSpec(
         name=name,
@@ -168,7 +181,7 @@ def _lenet5() -> ModelSpec:
         loss="rbf",
         target="index",
         init="lenet5",
-        defaults=TrainDefaults("sgd", lr=0.02, batch_size=16, epochs=10, schedule="cosine"),
+        defaults=TrainDefaults("sgd", lr=0.005, batch_size=16, epochs=10, schedule="cosine"),
         predict_min=True,
     )
 
@@ -202,6 +215,7 @@ def _lenet5_modern() -> ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
+        _linear(),
         _mlp("mlp", 100, 10.0, "the lecture's network: 784-100-10 logistic units, squared error"),
         _mlp(
             "mlp-300",

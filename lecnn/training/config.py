@@ -38,6 +38,7 @@ class TrainConfig:
     order: str | None = None  # "shuffle" each pass, or "fixed" (the data's order, every pass)
     augment_kind: str | None = None  # with augment: "affine" distortions or "shift1" (±1 pixel)
     data_seed: int = 1337  # which digits form the 1989-sized set
+    input: str | None = None  # the data's form, when not the model's own (same image size)
 
     def resolved(self) -> TrainConfig:
         """A copy with the model's defaults filled in, validated."""

@@ -78,7 +78,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
     digits = load_mnist(config.data_dir, dataset=config.dataset)
-    return prepare(digits, get_spec(config.model).input, device, seed=config.data_seed, dtype=dtype)
+    form = config.input or get_spec(config.model).input
+    return prepare(digits, form, device, seed=config.data_seed, dtype=dtype)
 
 
 def limited(data: Prepared, limit: int | None) -> Prepared:

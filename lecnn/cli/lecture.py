@@ -1,0 +1,88 @@
+"""``lecnn lecture STEP`` and ``lecnn compare``: the lecture's path, runnable."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lecnn.cli.common import add_data_args, positive_int
+
+STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--logdir", help="TensorBoard folder (default runs/lecture-<step>-<time>)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("lecture", help="the lecture's steps: linreg, logistic, xor, sgd, capacity")
+    p.add_argument("step", choices=STEPS)
+    _common(p)
+    add_data_args(p)
+    p.add_argument("--trials", type=positive_int, default=20, help="xor: random starts")
+    p.add_argument("--passes", type=positive_int, help="sgd/capacity: passes over the data")
+    p.add_argument("--limit", type=positive_int, help="sgd/capacity: training digits used")
+    p.set_defaults(run=run_lecture)
+
+    p = sub.add_parser("compare", help="linear, k-NN, MLP, the 1989 net and LeNet-5 on MNIST")
+    _common(p)
+    add_data_args(p)
+    p.add_argument("--limit", type=positive_int, help="train on the first N digits (quick look)")
+    p.add_argument("--epochs", type=positive_int, help="passes for every trained classifier")
+    p.set_defaults(run=run_compare)
+
+
+def run_lecture(args: argparse.Namespace) -> int:
+    from lecnn.device import seed_everything, select_device
+    from lecnn.lecture import capacity, linreg, logistic, sgd, xor
+
+    device = select_device(args.device)
+    seed_everything(args.seed)
+    if args.step == "linreg":
+        linreg.run(args.logdir, seed=args.seed)
+    elif args.step == "logistic":
+        logistic.run(args.logdir, seed=args.seed)
+    elif args.step == "xor":
+        xor.run(args.logdir, seed=args.seed, trials=args.trials)
+    else:
+        from lecnn.data import load_mnist, prepare
+        from lecnn.data.derived import Split
+
+        data = prepare(load_mnist(args.data_dir, dataset=args.dataset), "mnist28", device)
+        if args.step == "sgd":
+            n = args.limit or 5000
+            train = Split(data.train.x[:n], data.train.y[:n])
+            sgd.run(train, args.logdir, seed=args.seed, passes=args.passes or 5)
+        else:
+            n = args.limit or 1000
+            train = Split(data.train.x[:n], data.train.y[:n])
+            test = Split(data.test.x[:2000], data.test.y[:2000])
+            capacity.run(train, test, args.logdir, seed=args.seed, passes=args.passes or 60)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from lecnn.data import load_mnist
+    from lecnn.device import seed_everything, select_device
+    from lecnn.lecture import compare
+
+    device = select_device(args.device)
+    seed_everything(args.seed)
+    data = load_mnist(args.data_dir, dataset=args.dataset)
+    out = (
+        Path(args.logdir)
+        if args.logdir
+        else Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}"
+    )
+    epochs = (
+        dict.fromkeys(("linear", "mlp-300", "lecun1989", "lenet5"), args.epochs)
+        if args.epochs
+        else None
+    )
+    compare.run(data, device, seed=args.seed, epochs=epochs, limit=args.limit, out_dir=out)
+    print(f"table: {out / 'compare.md'}")
+    return 0

@@ -1,0 +1,54 @@
+"""Capacity: more hidden units fit the training set better; past some size the test error stops
+improving while the training error keeps falling (overfitting), on a small MNIST training set."""
+
+from __future__ import annotations
+
+import torch
+
+from lecnn import manual as M
+from lecnn.data import Split
+from lecnn.lecture.common import writer
+from lecnn.lecture.sgd import mlp
+from lecnn.training.engine import encode_targets
+
+SIZES = (1, 2, 5, 10, 30, 100, 300)
+
+
+@torch.no_grad()
+def error(net: M.Sequential, split: Split) -> float:
+    return float((net.forward(split.x).argmax(1) != split.y).double().mean())
+
+
+@torch.no_grad()
+def fit(
+    hidden: int, train: Split, passes: int, seed: int, lr: float = 2.0, batch: int = 32
+) -> M.Sequential:
+    net, loss = mlp(hidden, seed, train.x.device, train.x.dtype), M.MSELoss("mean")
+    opt = M.SGD(lr)
+    targets = encode_targets(train.y, "onehot01", train.x.dtype)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(passes):
+        order = torch.randperm(len(train), generator=g).to(train.x.device)
+        for start in range(0, len(train), batch):
+            idx = order[start : start + batch]
+            loss.forward(net.forward(train.x[idx]), targets[idx])
+            net.backward(loss.backward())
+            opt.step(net.named_params(), net.named_grads())
+    return net
+
+
+def run(train: Split, test: Split, logdir: str | None = None, seed: int = 0, passes: int = 60,
+        sizes=SIZES, log=print) -> list[tuple[int, float, float]]:  # fmt: skip
+    tb = writer("capacity", logdir)
+    rows = []
+    log(f"{len(train):,} training digits, {len(test):,} test digits, {passes} passes each")
+    log(f"{'hidden units':>12s} {'train error':>12s} {'test error':>11s}")
+    for h in sizes:
+        net = fit(h, train, passes, seed)
+        tr, te = error(net, train), error(net, test)
+        rows.append((h, tr, te))
+        tb.add_scalar("capacity/train_error", tr, h)
+        tb.add_scalar("capacity/test_error", te, h)
+        log(f"{h:12d} {tr:12.2%} {te:11.2%}")
+    tb.close()
+    return rows

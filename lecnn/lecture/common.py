@@ -1,0 +1,44 @@
+"""What every lecture step shares: its run folder, its TensorBoard writer, plots as images."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from torch.utils.tensorboard import SummaryWriter
+
+
+def run_dir(step: str, logdir: str | None) -> Path:
+    if logdir:
+        return Path(logdir)
+    return Path("runs") / f"lecture-{step}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def writer(step: str, logdir: str | None) -> SummaryWriter:
+    path = run_dir(step, logdir)
+    path.mkdir(parents=True, exist_ok=True)
+    return SummaryWriter(str(path))
+
+
+def figure_image(fig) -> np.ndarray:
+    """A matplotlib figure as an HWC uint8 array (for ``add_image``)."""
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].copy()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return image
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, or None when matplotlib is not installed
+    (``pip install lecnn[plot]``): the steps then log numbers but no pictures."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt

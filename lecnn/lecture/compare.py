@@ -1,0 +1,140 @@
+"""The lecture's "pros and cons of different classifiers" and LeCun 1998's comparison, measured on
+MNIST here: test error, training time and classification time per digit."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from lecnn.data import Digits, prepare
+from lecnn.data.derived import Split
+from lecnn.device import describe_device
+from lecnn.lecture.knn import knn_predict
+from lecnn.training.config import TrainConfig
+from lecnn.training.loop import Trainer, limited
+
+# LeCun et al. 1998, Fig. 9 (test error on MNIST)
+PUBLISHED = {
+    "linear": ("linear classifier", 0.120),
+    "knn": ("k-NN Euclidean", 0.050),
+    "mlp-300": ("2-layer NN, 300 hidden units", 0.047),
+    "lecun1989": ("LeNet-1 (≈ the 1989 net)", 0.017),
+    "lenet5": ("LeNet-5", 0.0095),
+}
+
+
+@dataclass
+class Row:
+    key: str
+    what: str
+    test_error: float
+    train_seconds: float
+    ms_per_digit: float
+    published: float
+    settings: str
+
+
+def _train(
+    key: str, data: Digits, device, seed: int, limit: int | None, **overrides
+) -> tuple[Trainer, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(device=str(device), seed=seed, logdir=tmp, limit=limit, **overrides)
+        trainer = Trainer(cfg, data=_prepared(data, cfg, device), progress_bar=False)
+        start = time.perf_counter()
+        trainer.run()
+        return trainer, time.perf_counter() - start
+
+
+def _prepared(data: Digits, cfg: TrainConfig, device):
+    from lecnn.models import get_spec
+
+    return prepare(data, cfg.input or get_spec(cfg.model).input, device, seed=cfg.data_seed)
+
+
+def _timed_predictions(predict, x: torch.Tensor, device) -> tuple[torch.Tensor, float]:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    pred = predict(x)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return pred, (time.perf_counter() - start) * 1000 / len(x)
+
+
+def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None = None,
+        limit: int | None = None, out_dir: Path | None = None, log=print) -> list[Row]:  # fmt: skip
+    """Train and time each classifier; ``epochs`` overrides passes per key (quick runs)."""
+    passes = {"linear": 5, "mlp-300": 10, "lecun1989": 3, "lenet5": 5, **(epochs or {})}
+    rows: list[Row] = []
+
+    def add(key: str, test_error: float, seconds: float, ms: float, settings: str) -> None:
+        what, published = PUBLISHED[key]
+        rows.append(Row(key, what, test_error, seconds, ms, published, settings))
+        log(f"{what:30s} test error {test_error:6.2%} (1998: {published:5.2%}), trained {seconds:6.1f} s, "
+            f"{ms:.3f} ms per digit")  # fmt: skip
+
+    trainer, secs = _train(
+        "linear", data, device, seed, limit, model="linear", epochs=passes["linear"]
+    )
+    pred, ms = _timed_predictions(
+        lambda x: trainer.engine.predict(trainer.engine.outputs(x)), trainer.data.test.x, device
+    )
+    add(
+        "linear",
+        float((pred != trainer.data.test.y).double().mean()),
+        secs,
+        ms,
+        f"Adam, {passes['linear']} passes",
+    )
+
+    prep = limited(prepare(data, "mnist28", device), limit)
+    start = time.perf_counter()
+    train: Split = prep.train  # k-NN "training" is storing the set
+    secs = time.perf_counter() - start
+    pred, ms = _timed_predictions(
+        lambda x: knn_predict(train.x, train.y, x, k=3), prep.test.x, device
+    )
+    add(
+        "knn",
+        float((pred != prep.test.y).double().mean()),
+        secs,
+        ms,
+        f"k = 3 on {len(train):,} digits",
+    )
+
+    for key, overrides, note in (
+        ("mlp-300", {"model": "mlp-300"}, "SGD α 5, batch 32"),
+        ("lecun1989", {"model": "lecun1989", "input": "mnist16", "order": "shuffle"},
+         "all of MNIST at 16×16, SGD α 0.03, batch 1"),
+        ("lenet5", {"model": "lenet5"}, "SGD α 0.005, batch 16, cosine"),
+    ):  # fmt: skip
+        trainer, secs = _train(key, data, device, seed, limit, epochs=passes[key], **overrides)
+        engine = trainer.engine
+        pred, ms = _timed_predictions(
+            lambda x, e=engine: e.predict(e.outputs(x)), trainer.data.test.x, device
+        )
+        add(
+            key,
+            float((pred != trainer.data.test.y).double().mean()),
+            secs,
+            ms,
+            f"{note}, {passes[key]} passes",
+        )
+
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        machine = describe_device(device)
+        lines = [f"# Classifiers on MNIST, measured on {machine}", "",
+                 "| classifier | test error | LeCun 1998 | training time | classification time per digit | settings |",
+                 "|---|---:|---:|---:|---:|---|"]  # fmt: skip
+        lines += [f"| {r.what} | {r.test_error:.2%} | {r.published:.2%} | {r.train_seconds:.1f} s | "
+                  f"{r.ms_per_digit:.3f} ms | {r.settings} |" for r in rows]  # fmt: skip
+        (out_dir / "compare.md").write_text("\n".join(lines) + "\n")
+        (out_dir / "compare.json").write_text(json.dumps({"machine": machine, "limit": limit,
+                                                          "rows": [asdict(r) for r in rows]}, indent=2))  # fmt: skip
+    return rows

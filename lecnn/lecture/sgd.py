@@ -1,0 +1,94 @@
+"""Full-batch gradient descent vs stochastic (one example per step) vs mini-batch, and a constant
+step vs the lecture's O(1/t) step, on MNIST with the lecture's logistic MLP (manual layers)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from lecnn import manual as M
+from lecnn.data import Split
+from lecnn.lecture.common import writer
+from lecnn.training.engine import encode_targets
+
+
+def mlp(hidden: int, seed: int, device, dtype=torch.float32) -> M.Sequential:
+    """784-hidden-10 logistic units (the lecture's network)."""
+    torch.manual_seed(seed)
+    net = M.Sequential(
+        M.Flatten(), M.Linear(784, hidden), M.Sigmoid(), M.Linear(hidden, 10), M.Sigmoid()
+    )
+    net.needs_input_grad = False
+    return net.to(device=device, dtype=dtype)
+
+
+@dataclass
+class Method:
+    name: str
+    batch_size: int
+    lr: float
+    inverse_tau: float | None = None  # α_t = α/(1 + t/τ) when set
+
+
+METHODS = [
+    Method("full-batch", 0, 10.0),  # batch 0: the whole training set
+    Method("mini-batch-32", 32, 10.0),
+    Method("stochastic", 1, 1.0),
+    Method("stochastic-1/t", 1, 1.0, inverse_tau=1000.0),
+]
+
+
+@torch.no_grad()
+def curve(
+    method: Method, train: Split, passes: int, seed: int, points: int = 50
+) -> list[tuple[int, float, float]]:
+    """Train from the same start with ``method``; return (examples seen, seconds, loss on the
+    whole set) at about ``points`` moments. Evaluation time is not counted."""
+    n = len(train)
+    net, loss = mlp(100, seed, train.x.device, train.x.dtype), M.MSELoss("mean")
+    targets = encode_targets(train.y, "onehot01", train.x.dtype)
+    batch = method.batch_size or n
+    every = max(1, passes * n // points)
+    g = torch.Generator().manual_seed(seed)
+    seen, elapsed, next_record, t = 0, 0.0, 0, 0
+    out = []
+    for _ in range(passes):
+        order = torch.randperm(n, generator=g).to(train.x.device)
+        start_time = time.perf_counter()
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            loss.forward(net.forward(train.x[idx]), targets[idx])
+            net.backward(loss.backward())
+            lr = method.lr / (1 + t / method.inverse_tau) if method.inverse_tau else method.lr
+            torch._foreach_add_(
+                list(net.named_params().values()), list(net.named_grads().values()), alpha=-lr
+            )
+            t += 1
+            seen += len(idx)
+            if seen >= next_record:
+                elapsed += time.perf_counter() - start_time
+                out.append((seen, elapsed, float(loss.forward(net.forward(train.x), targets))))
+                next_record = seen + every
+                start_time = time.perf_counter()
+        elapsed += time.perf_counter() - start_time
+    out.append((seen, elapsed, float(loss.forward(net.forward(train.x), targets))))
+    return out
+
+
+def run(train: Split, logdir: str | None = None, seed: int = 0, passes: int = 5, log=print) -> dict:
+    tb = writer("sgd", logdir)
+    results = {}
+    for method in METHODS:
+        points = curve(method, train, passes, seed)
+        for seen, seconds, value in points:
+            tb.add_scalar(f"sgd/loss_vs_examples/{method.name}", value, seen)
+            tb.add_scalar(f"sgd/loss_vs_milliseconds/{method.name}", value, int(seconds * 1000))
+        results[method.name] = points
+        seen, seconds, value = points[-1]
+        log(f"{method.name:15s} batch {method.batch_size or len(train):5d}, α {method.lr:g}"
+            f"{' /(1+t/' + format(method.inverse_tau, 'g') + ')' if method.inverse_tau else '':12s}: "
+            f"loss {value:.4f} after {seen:,} examples, {seconds:.1f} s")  # fmt: skip
+    tb.close()
+    return results
