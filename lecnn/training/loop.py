@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,17 +18,18 @@ from tqdm import tqdm
 
 from lecnn.data import Prepared, load_mnist, make_generator, prepare
 from lecnn.data.derived import Split
-from lecnn.device import describe_device, seed_everything, select_device, set_deterministic
+from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger
 from lecnn.manual import SDLM
 from lecnn.manual.hessian import diagonal_hessian
-from lecnn.models import build, build_loss, count, get_spec
+from lecnn.models import build, build_loss, get_spec
 from lecnn.training.augment import AUGMENTATIONS
 from lecnn.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.engine import Engine, ManualEngine, encode_targets, make_engine
 from lecnn.training.evaluate import evaluate
+from lecnn.training.results import RunResult, finish
 
 CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
 HESSIAN_SAMPLES = 500  # examples SDLM re-estimates its curvature on before each pass (the paper's)
@@ -57,23 +56,9 @@ class Progress:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class RunResult:
-    run_dir: Path
-    status: str  # "finished" | "interrupted"
-    results: dict[str, Any]
-
-
 def default_run_dir(config: TrainConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{config.model}-{config.impl}-{stamp}"
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
@@ -295,7 +280,7 @@ class Trainer:
                         self._fold(loss_sum, correct, seen, t0)
                         self.save()
                         status = "interrupted"
-                        return self._finish(logger, status)
+                        return finish(self, status)
                 self._fold(loss_sum, correct, seen, t0)
                 self._end_epoch(logger, bar)
         finally:
@@ -303,7 +288,7 @@ class Trainer:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             logger.close()
-        return self._finish(None, status)
+        return finish(self, status)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         value = float(loss)
@@ -369,53 +354,6 @@ class Trainer:
         p.epoch, p.batch, p.order = epoch, 0, None
         p.loss_sum, p.correct, p.seen = 0.0, 0, 0
         self.save()
-
-    def _finish(self, logger: RunLogger | None, status: str) -> RunResult:
-        cfg, p = self.config, self.progress
-        results: dict[str, Any] = {
-            "status": status,
-            "config": cfg.to_dict(),
-            "model": self.spec.name,
-            "description": self.spec.description,
-            "counts": vars(count(self.spec)),
-            "parameters": count(self.spec).parameters,
-            "device": describe_device(self.device),
-            "torch": torch.__version__,
-            "epochs_done": p.epoch,
-            "steps": p.step,
-            "train_seconds": p.train_seconds,
-            "history": p.history,
-        }
-        if status == "finished":
-            ev = evaluate(self.engine, self.data.test)
-            ev_train = evaluate(self.engine, self.data.train)
-            last = p.history[-1] if p.history else {}
-            results["final"] = {
-                "test_error": ev.error,
-                "test_misses": ev.misses,
-                "test_loss": ev.loss,
-                # measured after training (the papers' figure); the pass's running one beside it
-                "train_error": ev_train.error,
-                "train_misses": ev_train.misses,
-                "train_loss": ev_train.loss,
-                "train_error_running": last.get("train_error"),
-            }
-            with_logger = RunLogger(str(self.run_dir))
-            wrong = (ev.predicted != self.data.test.y).nonzero().flatten()[:64]
-            with_logger.misclassified(
-                self.data.test.x[wrong].cpu(),
-                ev.predicted[wrong].cpu(),
-                self.data.test.y[wrong].cpu(),
-                p.epoch,
-            )
-            with_logger.confusion(ev.confusion(self.data.test.y), p.epoch)
-            with_logger.hparams(
-                {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")},
-                {"test_error": ev.error, "train_error": ev_train.error},
-            )
-            with_logger.close()
-        _write_json(self.run_dir / "results.json", results)
-        return RunResult(self.run_dir, status, results)
 
 
 def _in_main_thread() -> bool:

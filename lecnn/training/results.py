@@ -1,0 +1,83 @@
+"""The end of a run: final evaluation, pictures, hparams and ``results.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lecnn.device import describe_device
+from lecnn.logs.tensorboard import RunLogger
+from lecnn.models import count
+from lecnn.training.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from lecnn.training.loop import Trainer
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str  # "finished" | "interrupted"
+    results: dict[str, Any]
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def finish(trainer: Trainer, status: str) -> RunResult:
+    """Evaluate the finished run, log its pictures and hparams, and write ``results.json``."""
+    cfg, p = trainer.config, trainer.progress
+    results: dict[str, Any] = {
+        "status": status,
+        "config": cfg.to_dict(),
+        "model": trainer.spec.name,
+        "description": trainer.spec.description,
+        "counts": vars(count(trainer.spec)),
+        "parameters": count(trainer.spec).parameters,
+        "device": describe_device(trainer.device),
+        "torch": torch.__version__,
+        "epochs_done": p.epoch,
+        "steps": p.step,
+        "train_seconds": p.train_seconds,
+        "history": p.history,
+    }
+    if status == "finished":
+        ev = evaluate(trainer.engine, trainer.data.test)
+        ev_train = evaluate(trainer.engine, trainer.data.train)
+        last = p.history[-1] if p.history else {}
+        results["final"] = {
+            "test_error": ev.error,
+            "test_misses": ev.misses,
+            "test_loss": ev.loss,
+            # measured after training (the papers' figure); the pass's running one beside it
+            "train_error": ev_train.error,
+            "train_misses": ev_train.misses,
+            "train_loss": ev_train.loss,
+            "train_error_running": last.get("train_error"),
+        }
+        logger = RunLogger(str(trainer.run_dir))
+        wrong = (ev.predicted != trainer.data.test.y).nonzero().flatten()[:64]
+        logger.misclassified(
+            trainer.data.test.x[wrong].cpu(),
+            ev.predicted[wrong].cpu(),
+            trainer.data.test.y[wrong].cpu(),
+            p.epoch,
+        )
+        logger.confusion(ev.confusion(trainer.data.test.y), p.epoch)
+        logger.hparams(
+            {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")},
+            {"test_error": ev.error, "train_error": ev_train.error},
+        )
+        logger.close()
+    _write_json(trainer.run_dir / "results.json", results)
+    return RunResult(trainer.run_dir, status, results)
