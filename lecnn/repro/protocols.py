@@ -27,6 +27,9 @@ class Protocol:
 
 
 LENET5_STEPS = "steps:2x0.0005,3x0.0002,3x0.0001,4x0.00005,8x0.00001"
+# the 1998 protocol: SDLM, one example per update, 20 passes, the paper's step schedule
+_LENET5 = {"model": "lenet5", "optimizer": "sdlm", "batch_size": 1, "epochs": 20,
+           "schedule": LENET5_STEPS, "lr": 0.0005}  # fmt: skip
 
 _LENET5_DEPARTURES = (
     "MNIST as distributed (28×28 centred in 32×32), not the paper's own deslanted/normalised copy.",
@@ -84,15 +87,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "lenet5",
             "faithful",
             "LeCun et al. 1998, LeNet-5: SDLM, one example per update, 20 passes",
-            {
-                "model": "lenet5",
-                "optimizer": "sdlm",
-                "batch_size": 1,
-                "epochs": 20,
-                "schedule": LENET5_STEPS,
-                "lr": 0.0005,
-                "augment": False,
-            },
+            {**_LENET5, "augment": False},
             (Published("LeCun et al. 1998, no distortions", 0.0095, 95, 0.0035, None),),
             _LENET5_DEPARTURES,
         ),
@@ -100,16 +95,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "lenet5",
             "distort",
             "LeNet-5 trained on randomly distorted digits",
-            {
-                "model": "lenet5",
-                "optimizer": "sdlm",
-                "batch_size": 1,
-                "epochs": 20,
-                "schedule": LENET5_STEPS,
-                "lr": 0.0005,
-                "augment": True,
-                "augment_kind": "affine",
-            },
+            {**_LENET5, "augment": True, "augment_kind": "affine"},
             (Published("LeCun et al. 1998, with distortions", 0.008, 80),),
             _LENET5_DEPARTURES
             + (
