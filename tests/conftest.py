@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ROOT / "tests" / "fixtures" / "mnist-subset"
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+# the parity tests run on CUDA too where it is present
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not present here"),
+    ),
+]
 
 
 def _full_mnist_dir() -> Path | None:
@@ -46,7 +53,3 @@ def mnist(mnist_dir):
 @pytest.fixture(scope="session")
 def subset_dir() -> Path:
     return SUBSET
-
-
-def cuda_param(device: str):
-    return pytest.param(device, id=device)

@@ -107,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         f"done: {cfg.model}/{cfg.impl} test error {f['test_error']:.2%} ({f['test_misses']} misses), "
         f"train error {f['train_error']:.2%}, {r['epochs_done']} passes in {r['train_seconds']:.1f} s "
         f"of training on {r['device']}; results in {result.run_dir / 'results.json'}; "
-        f"view with: tensorboard --logdir runs"
+        f"view with: tensorboard --logdir {result.run_dir.parent}"
     )
     return 0

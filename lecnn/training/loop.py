@@ -271,6 +271,7 @@ class Trainer:
                         bar.set_postfix(
                             loss=f"{(p.loss_sum + float(loss_sum)) / (p.seen + seen):.4f}",
                             acc=f"{(p.correct + int(correct)) / (p.seen + seen):.2%}",
+                            img_s=f"{seen / max(time.perf_counter() - t0, 1e-9):,.0f}",
                             refresh=False,
                         )
                         since_check = 0
