@@ -22,7 +22,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort")
     p.add_argument("--impl", default="both", choices=["both", "manual", "autograd"])
     p.add_argument("--device", default="auto")
-    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="how many seeds (default 3)")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
     p.add_argument("--epochs", type=positive_int, help="shorten to N passes (marked in the report)")
     p.add_argument("--limit", type=positive_int, help="shorten to N training digits (marked)")
     p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
@@ -56,7 +57,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     command = command or f"lecnn reproduce {args.paper} --variant {variant}"
     print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s)")
     for impl in impls:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             s = run_one(
                 proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
                 data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
