@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -49,12 +50,12 @@ def run_reproduce(args: argparse.Namespace) -> int:
     proto = protocol(args.paper, variant)
     select_device(args.device)
     impls = ["autograd", "manual"] if args.impl == "both" else [args.impl]
-    command = (
-        "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        if sys.argv[1:2] == ["reproduce"]
-        else ""
-    )
-    command = command or f"lecnn reproduce {args.paper} --variant {variant}"
+    command = f"lecnn reproduce {args.paper} --variant {variant}"
+    if sys.argv[1:2] == ["reproduce"]:  # run from the shell: record exactly what was typed
+        command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        threads = os.environ.get("OMP_NUM_THREADS")
+        if threads:
+            command = f"OMP_NUM_THREADS={threads} {command}"
     print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s)")
     for impl in impls:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
