@@ -268,3 +268,16 @@ class _Evil:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+def test_cli_flags_reach_the_run_config(mnist_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--data-dir", str(mnist_dir), "--device", "cpu", "--epochs", "1", "--limit", "256",
+            "--batch-size", "64", "--order", "fixed", "--augment", "--augment-kind", "shift1",
+            "--optimizer", "momentum", "--lr", "0.05", "--schedule", "inverse:10",
+            "--weight-decay", "0.001", "--logdir", str(run), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    config = json.loads((run / "results.json").read_text())["config"]
+    expected = {"order": "fixed", "augment": True, "augment_kind": "shift1", "optimizer": "momentum",
+                "lr": 0.05, "schedule": "inverse:10", "weight_decay": 0.001, "batch_size": 64}  # fmt: skip
+    assert {k: config[k] for k in expected} == expected

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         logdir=args.logdir,
         eval_every=args.eval_every,
         limit=args.limit,
+        augment_kind=args.augment_kind,
+        order=args.order,
     )
     if args.resume is None:
         config.validate()
