@@ -23,7 +23,7 @@ PUBLISHED = {
     "linear": ("linear classifier", 0.120),
     "knn": ("k-NN Euclidean", 0.050),
     "mlp-300": ("2-layer NN, 300 hidden units", 0.047),
-    "lecun1989": ("LeNet-1 (≈ the 1989 net)", 0.017),
+    "lecun1989": ("LeNet-1 (≈ the 1989 net, here on 16×16)", 0.017),
     "lenet5": ("LeNet-5", 0.0095),
 }
 
@@ -76,7 +76,7 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
         what, published = PUBLISHED[key]
         rows.append(Row(key, what, test_error, seconds, ms, published, settings))
         log(f"{what:30s} test error {test_error:6.2%} (1998: {published:5.2%}), trained {seconds:6.1f} s, "
-            f"{ms:.3f} ms per digit")  # fmt: skip
+            f"{ms:.4f} ms per digit")  # fmt: skip
 
     trainer, secs = _train(
         "linear", data, device, seed, limit, model="linear", epochs=passes["linear"]
@@ -133,7 +133,7 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
                  "| classifier | test error | LeCun 1998 | training time | classification time per digit | settings |",
                  "|---|---:|---:|---:|---:|---|"]  # fmt: skip
         lines += [f"| {r.what} | {r.test_error:.2%} | {r.published:.2%} | {r.train_seconds:.1f} s | "
-                  f"{r.ms_per_digit:.3f} ms | {r.settings} |" for r in rows]  # fmt: skip
+                  f"{r.ms_per_digit:.4f} ms | {r.settings} |" for r in rows]  # fmt: skip
         (out_dir / "compare.md").write_text("\n".join(lines) + "\n")
         (out_dir / "compare.json").write_text(json.dumps({"machine": machine, "limit": limit,
                                                           "rows": [asdict(r) for r in rows]}, indent=2))  # fmt: skip

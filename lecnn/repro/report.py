@@ -116,7 +116,9 @@ def write_report(runs_dir: str | Path = "runs") -> Path:
                 f"| measured: {variant} / {impl}{note} | {_pct([r['train_error'] for r in runs])} | "
                 f"{_misses([r['train_misses'] for r in runs])} | {_pct([r['test_error'] for r in runs])} | "
                 f"{_misses([r['test_misses'] for r in runs])} | {len(runs)} ({per_seed}) | "
-                f"{runs[0]['machine']} | {wall:.0f} s | `{runs[0]['command']}` |"
+                f"{runs[0]['machine']} | {wall:.0f} s | "
+                + "; ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in runs))
+                + " |"
             )
         lines.append("")
         for proto in PROTOCOLS.values():
