@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,6 @@ class Trainer:
         data: Prepared | None = None,
         resume: str | os.PathLike[str] | None = None,
         progress_bar: bool | None = None,
-        log: Callable[[str], None] = print,
     ) -> None:
         ckpt = None
         if resume is not None:
@@ -94,7 +94,6 @@ class Trainer:
             saved.device = config.device if config.device != "auto" else saved.device
             config = saved
         self.config = cfg = config.resolved()
-        self.log = log
         self.spec = get_spec(cfg.model)
         self.device = select_device(cfg.device)
         self.dtype = getattr(torch, cfg.dtype)
@@ -358,8 +357,6 @@ class Trainer:
 
 
 def _in_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
