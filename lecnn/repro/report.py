@@ -60,11 +60,17 @@ def _figure(paper: str, groups: dict, path: Path) -> bool:
             continue
         for pub in proto.published:
             ax.axhline(100 * pub.test_error, linestyle="--", linewidth=1, color="gray")
-            ax.annotate(f"{pub.source}: {100 * pub.test_error:.2f}%", (1, 100 * pub.test_error),
-                        fontsize=7, color="dimgray", va="bottom")  # fmt: skip
+            ax.annotate(f"{pub.source}: {100 * pub.test_error:.2f}%",
+                        (ax.get_xlim()[1], 100 * pub.test_error), fontsize=7, color="dimgray",
+                        va="bottom", ha="right")  # fmt: skip
     ax.set_xlabel("pass")
     ax.set_ylabel("test error (%)")
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     ax.set_title(f"{paper}: measured test error per pass vs published")
     ax.legend(fontsize=7)
     fig.tight_layout()
