@@ -37,13 +37,14 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def finish(trainer: Trainer, status: str) -> RunResult:
     """Evaluate the finished run, log its pictures and hparams, and write ``results.json``."""
     cfg, p = trainer.config, trainer.progress
+    counts = count(trainer.spec)
     results: dict[str, Any] = {
         "status": status,
         "config": cfg.to_dict(),
         "model": trainer.spec.name,
         "description": trainer.spec.description,
-        "counts": vars(count(trainer.spec)),
-        "parameters": count(trainer.spec).parameters,
+        "counts": vars(counts),
+        "parameters": counts.parameters,
         "device": describe_device(trainer.device),
         "torch": torch.__version__,
         "epochs_done": p.epoch,
