@@ -1,6 +1,6 @@
 """Data: verified MNIST-format loading, network inputs on a device, and device-side batching."""
 
-from lecnn.data.batches import DigitsDataset, batch_indices, make_generator
+from lecnn.data.batches import DigitsDataset, batch_indices, make_generator, pass_order
 from lecnn.data.derived import (
     INPUTS,
     MNIST_MEAN,
@@ -33,6 +33,7 @@ __all__ = [
     "lenet32",
     "load_mnist",
     "make_generator",
+    "pass_order",
     "prepare",
     "standardize",
     "zip16",

@@ -19,6 +19,17 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
     return g.manual_seed(seed)
 
 
+def pass_order(
+    n: int, *, device: torch.device, generator: torch.Generator | None = None, shuffle: bool = True
+) -> torch.Tensor:
+    """One pass's order of ``range(n)`` on ``device``: a permutation drawn from ``generator``, or
+    the data's own order when not ``shuffle``."""
+    if not shuffle:
+        return torch.arange(n, device=device)
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    return torch.randperm(n, generator=generator, device=gen_device).to(device)
+
+
 def batch_indices(
     n: int,
     batch_size: int,
@@ -33,11 +44,7 @@ def batch_indices(
     With ``shuffle``, one permutation per call from ``generator``; the last short batch is kept
     unless ``drop_last``.
     """
-    if shuffle:
-        gen_device = generator.device if generator is not None else torch.device("cpu")
-        order = torch.randperm(n, generator=generator, device=gen_device).to(device)
-    else:
-        order = torch.arange(n, device=device)
+    order = pass_order(n, device=device, generator=generator, shuffle=shuffle)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield order[start : start + batch_size]
@@ -45,7 +52,8 @@ def batch_indices(
 
 class DigitsDataset(Dataset):
     """A torch Dataset over one split of ``Digits`` yielding (PIL image, label), for users who want
-    torchvision transforms and a DataLoader; training itself uses ``batch_indices``."""
+    torchvision transforms and a DataLoader; training itself slices device tensors by
+    ``pass_order``."""
 
     def __init__(self, digits: Digits, train: bool = True, transform=None) -> None:
         self.images = digits.train_images if train else digits.test_images

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from lecnn.data import Prepared, load_mnist, make_generator, prepare
+from lecnn.data import Prepared, load_mnist, make_generator, pass_order, prepare
 from lecnn.data.derived import Split
 from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
@@ -200,15 +200,6 @@ class Trainer:
         self.engine.train(True)
         self.optimizer.set_hessian(hessian)
 
-    def _order(self, n: int) -> torch.Tensor:
-        """This pass's order: a seeded permutation, or the data's own order (``--order fixed``,
-        the 1989 protocol)."""
-        if self.config.order == "fixed":
-            return torch.arange(n, device=self.device)
-        return torch.randperm(n, generator=self.generator, device=self.generator.device).to(
-            self.device
-        )
-
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -236,7 +227,12 @@ class Trainer:
         try:
             while p.epoch < cfg.epochs:
                 if p.order is None:
-                    p.order = self._order(len(train))
+                    p.order = pass_order(  # --order fixed: the 1989 protocol's constant order
+                        len(train),
+                        device=self.device,
+                        generator=self.generator,
+                        shuffle=cfg.order != "fixed",
+                    )
                 # this pass's examples gathered once, in order; each batch is then a view
                 xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
                 if isinstance(opt, SDLM) and (p.batch == 0 or not opt.state):
