@@ -127,8 +127,12 @@ def test_network_loss_gradients_and_sgd_steps_match(spec, device):
             lambda: M.Adam(0.01, weight_decay=0.1, decoupled=True),
             lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1),
         ),
+        (
+            lambda: M.Adam(0.01, weight_decay=0.1),
+            lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1),
+        ),
     ],
-    ids=["sgd", "momentum+wd", "adam", "adamw"],
+    ids=["sgd", "momentum+wd", "adam", "adamw", "adam+l2"],
 )
 def test_optimizers_equal_torch_optim(ours, theirs):
     g = torch.Generator().manual_seed(0)

@@ -92,19 +92,28 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         c1 = 1 - b1**self.steps
         c2_sqrt = math.sqrt(1 - b2**self.steps)
-        for k, w in params.items():
-            g = grads[k]
-            if self.weight_decay and self.decoupled:
-                w.mul_(1 - self.lr * self.weight_decay)
-            elif self.weight_decay:
-                g = g + self.weight_decay * w
-            s = self.state.get(k)
-            if s is None:
-                s = self.state[k] = {"m": torch.zeros_like(w), "v": torch.zeros_like(w)}
-            s["m"].lerp_(g, 1 - b1)
-            s["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (s["v"].sqrt() / c2_sqrt).add_(self.eps)
-            w.addcdiv_(s["m"], denom, value=-self.lr / c1)
+        keys = list(params)
+        for k in keys:
+            if k not in self.state:
+                w = params[k]
+                self.state[k] = {"m": torch.zeros_like(w), "v": torch.zeros_like(w)}
+        # one fused call per formula over all tensors: with small networks the step is bound by
+        # kernel launches, and the per-element arithmetic is the same as a loop over tensors
+        w = [params[k] for k in keys]
+        g = [grads[k] for k in keys]
+        m = [self.state[k]["m"] for k in keys]
+        v = [self.state[k]["v"] for k in keys]
+        if self.weight_decay and self.decoupled:
+            torch._foreach_mul_(w, 1 - self.lr * self.weight_decay)
+        elif self.weight_decay:
+            g = torch._foreach_add(g, w, alpha=self.weight_decay)
+        torch._foreach_lerp_(m, g, 1 - b1)
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, g, g, value=1 - b2)
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, c2_sqrt)
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(w, m, denom, value=-self.lr / c1)
 
 
 class SDLM(Optimizer):
