@@ -36,6 +36,15 @@ def _misses(values: list[int | None]) -> str:
     return "—" if not vals else f"{statistics.mean(vals):.1f}" if len(vals) > 1 else str(vals[0])
 
 
+def _device_type(summary: dict[str, Any]) -> str:
+    # summaries written before device_type was recorded name the device first in "machine"
+    return summary.get("device_type") or summary["machine"].split(":")[0].split(" ")[0]
+
+
+def _label(variant: str, impl: str, device_type: str) -> str:
+    return f"{variant} / {impl}" + ("" if device_type == "cpu" else f" on {device_type}")
+
+
 def _figure(paper: str, groups: dict, path: Path) -> bool:
     try:
         import matplotlib
@@ -45,7 +54,7 @@ def _figure(paper: str, groups: dict, path: Path) -> bool:
     except ImportError:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for (variant, impl), runs in sorted(groups.items()):
+    for key, runs in sorted(groups.items()):
         passes = max(len(r["curve"]) for r in runs)
         xs, ys = [], []
         for i in range(passes):
@@ -54,7 +63,7 @@ def _figure(paper: str, groups: dict, path: Path) -> bool:
             if vals:
                 xs.append(i + 1)
                 ys.append(100 * statistics.mean(vals))
-        ax.plot(xs, ys, marker=".", label=f"{variant} / {impl} (mean of {len(runs)})")
+        ax.plot(xs, ys, marker=".", label=f"{_label(*key)} (mean of {len(runs)})")
     for proto in PROTOCOLS.values():
         if proto.paper != paper:
             continue
@@ -94,7 +103,7 @@ def write_report(runs_dir: str | Path = "runs") -> Path:
     ]
     by_paper: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     for s in summaries:
-        by_paper[s["paper"]][(s["variant"], s["impl"])].append(s)
+        by_paper[s["paper"]][(s["variant"], s["impl"], _device_type(s))].append(s)
     for paper, title in PAPERS.items():
         lines += [f"## {title}", ""]
         groups = by_paper.get(paper, {})
@@ -112,14 +121,14 @@ def write_report(runs_dir: str | Path = "runs") -> Path:
                     f"| published ({proto.variant}): {pub.source} | {train} | {pub.train_misses or '—'} | "
                     f"{100 * pub.test_error:.2f}% | {pub.test_misses or '—'} | | | | |"
                 )
-        for (variant, impl), runs in sorted(groups.items()):
+        for key, runs in sorted(groups.items()):
             runs = sorted(runs, key=lambda r: r["seed"])
             short = [r for r in runs if r["shortened"]]
             note = " (shortened)" if short else ""
             per_seed = ", ".join(f"{r['seed']}: {100 * r['test_error']:.2f}%" for r in runs)
             wall = statistics.mean(r["wall_seconds"] for r in runs)
             lines.append(
-                f"| measured: {variant} / {impl}{note} | {_pct([r['train_error'] for r in runs])} | "
+                f"| measured: {_label(*key)}{note} | {_pct([r['train_error'] for r in runs])} | "
                 f"{_misses([r['train_misses'] for r in runs])} | {_pct([r['test_error'] for r in runs])} | "
                 f"{_misses([r['test_misses'] for r in runs])} | {len(runs)} ({per_seed}) | "
                 f"{runs[0]['machine']} | {wall:.0f} s | "
@@ -128,7 +137,7 @@ def write_report(runs_dir: str | Path = "runs") -> Path:
             )
         lines.append("")
         for proto in PROTOCOLS.values():
-            if proto.paper == paper and any(v == proto.variant for v, _ in groups):
+            if proto.paper == paper and any(key[0] == proto.variant for key in groups):
                 lines.append(
                     f"**{proto.variant}** — {proto.title}. Where this run departs from it:"
                 )

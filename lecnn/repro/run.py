@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from lecnn.device import describe_device
+from lecnn.device import describe_device, select_device
 from lecnn.repro.protocols import Protocol
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
@@ -40,7 +40,9 @@ def run_one(
     settings = dict(proto.config)
     if epochs is not None:
         settings["epochs"] = epochs
-    name = f"{proto.paper}-{proto.variant}-{impl}-seed{seed}"
+    kind = select_device(device).type
+    on = "" if kind == "cpu" else f"-{kind}"  # CPU runs keep the plain name
+    name = f"{proto.paper}-{proto.variant}-{impl}{on}-seed{seed}"
     config = TrainConfig(
         **settings, impl=impl, seed=seed, device=device, data_dir=data_dir, limit=limit,
         logdir=str(runs_dir / "reproduce" / name),
@@ -75,6 +77,7 @@ def run_one(
         ],
         "wall_seconds": wall,
         "train_seconds": result.results["train_seconds"],
+        "device_type": trainer.device.type,
         "machine": machine_name(trainer.device),
         "command": command,
         "run_dir": str(result.run_dir),
