@@ -1,6 +1,6 @@
 """Training on CUDA: the same run on the GPU and on the CPU (float64) takes the same steps and ends
-with the same weights, for each optimizer and both implementations; a resumed CUDA run equals an
-uninterrupted one; the command line trains on the GPU. Skipped where CUDA is not present."""
+with the same weights, for each optimizer and both implementations; the command line trains on the GPU
+(resume on CUDA: tests/test_training.py). Skipped where CUDA is not present."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from lecnn.cli import main
-from lecnn.training.checkpoint import load_checkpoint
 from lecnn.training.config import TrainConfig
-from lecnn.training.loop import Trainer, load_data, train
+from lecnn.training.loop import Trainer, load_data
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not present here")
 
@@ -62,29 +61,6 @@ def test_cuda_run_equals_cpu_run(case, impl, mnist_dir, tmp_path):
         err = (gpu_state[k] - w).abs().max().item()
         assert err < 1e-8 * max(1.0, w.abs().max().item()), f"{k}: max abs difference {err:.2e}"
     assert cpu_losses[-10:].mean() < cpu_losses[:10].mean()  # and it learns
-
-
-def test_cuda_resume_equals_uninterrupted(mnist_dir, tmp_path):
-    cfg = TrainConfig(data_dir=str(mnist_dir))
-    data = load_data(cfg, torch.device("cuda"), torch.float32)
-    # augmentation draws from the CUDA generator, whose state the checkpoint carries
-    base = dict(
-        device="cuda", epochs=2, limit=1024, batch_size=64, augment=True, deterministic=True
-    )
-    train(TrainConfig(logdir=str(tmp_path / "a"), **base), data=data, progress_bar=False)
-    first = train(
-        TrainConfig(logdir=str(tmp_path / "b"), **base),
-        data=data,
-        progress_bar=False,
-        on_step=lambda step: step == 9,
-    )
-    assert first.status == "interrupted"
-    resumed = train(TrainConfig(), data=data, resume=str(tmp_path / "b"), progress_bar=False)
-    assert resumed.status == "finished" and resumed.results["steps"] == 32
-    a = load_checkpoint(tmp_path / "a")["model_state"]
-    b = load_checkpoint(tmp_path / "b")["model_state"]
-    for k in a:
-        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
 
 
 def test_cli_trains_on_cuda(mnist_dir, tmp_path):

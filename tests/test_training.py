@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from conftest import DEVICES
 
 from lecnn.cli import main
 from lecnn.errors import LecnnError
@@ -139,9 +140,14 @@ def test_cli_run_writes_results_events_and_checkpoint(mnist_dir, tmp_path, capsy
     assert "confusion matrix" in out and len(out.strip().splitlines()) == 14
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("stop_at", [7, 16], ids=["mid-pass", "pass-boundary"])
-def test_interrupted_then_resumed_equals_uninterrupted(stop_at, data28, tmp_path):
-    base = dict(device="cpu", epochs=2, limit=1024, batch_size=64, augment=True)
+def test_interrupted_then_resumed_equals_uninterrupted(stop_at, device, data28, tmp_path):
+    # augmentation draws from the device's generator, whose state the checkpoint carries
+    data28 = data28.to(torch.device(device))
+    base = dict(
+        device=device, epochs=2, limit=1024, batch_size=64, augment=True, deterministic=True
+    )
     straight = train(
         TrainConfig(logdir=str(tmp_path / "a"), **base), data=data28, progress_bar=False
     )

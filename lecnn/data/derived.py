@@ -34,12 +34,21 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
+    def to(self, device: torch.device) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
 
 @dataclass
 class Prepared:
+    """Both splits of a data set in one input form, on one device."""
+
     train: Split
     test: Split
     input: str
+
+    def to(self, device: torch.device) -> Prepared:
+        """The same digits on ``device`` (no copy where they already are)."""
+        return Prepared(self.train.to(device), self.test.to(device), self.input)
 
 
 def standardize(images: torch.Tensor) -> torch.Tensor:
