@@ -82,10 +82,12 @@ CONV_CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("col2im", ["fold", "taps"])
 @pytest.mark.parametrize("cfg", CONV_CONFIGS, ids=range(len(CONV_CONFIGS)))
-def test_loop_and_unfold_convolutions_agree(cfg):
+def test_loop_and_unfold_convolutions_agree(cfg, col2im):
     torch.manual_seed(0)
     fast = Conv2d(**cfg, method="unfold").to(dtype=torch.float64)
+    fast.col2im_taps_from = 0 if col2im == "taps" else 1 << 62
     slow = Conv2d(**cfg, method="loop").to(dtype=torch.float64)
     g = torch.Generator().manual_seed(1)
     parity.randomize(fast, g)

@@ -101,6 +101,11 @@ class Conv2d(Layer):
             for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
         )
 
+    # the fold-or-taps switch for col2im on the CPU, in elements of the field gradients: one
+    # F.fold call wins while launches dominate (per-example SGD, and always on a GPU), one add per
+    # tap wins on large batches
+    col2im_taps_from = 1 << 18
+
     def _moved(self, device, dtype) -> None:
         self.mask = self.mask.to(device=device, dtype=dtype)
 
@@ -204,10 +209,27 @@ class Conv2d(Layer):
         dw = (d @ self.fields.T).view_as(self.params["weight"])
         if not self.needs_input_grad:
             return dw, None
-        w = self._weight()
-        # dfields = wᵀ d, computed transposed ((N·L)×(C·kh·kw)): BLAS is faster with the long side first
-        dfields = d.T @ w.view(self.out_channels, -1)
-        # col2im: every field's share goes back to the input positions it read (overlaps add up)
-        dfields = dfields.view(n, hout * wout, -1).transpose(1, 2)
-        da = F.fold(dfields, self.a.shape[2:], self.kernel_size, stride=self.stride)
-        return dw, da
+        w = self._weight().view(self.out_channels, -1)
+        on_cpu = d.device.type == "cpu"
+        if not on_cpu or n * hout * wout * w.shape[1] < self.col2im_taps_from:
+            # col2im in one call: every field's share goes back to the input positions it read
+            dfields = (d.T @ w).view(n, hout * wout, -1).transpose(1, 2)  # N×(C·kh·kw)×L
+            da = F.fold(dfields, self.a.shape[2:], self.kernel_size, stride=self.stride)
+            return dw, da
+        return dw, self._col2im_by_taps(w.T @ d, n, hout, wout)
+
+    def _col2im_by_taps(self, dfields: torch.Tensor, n: int, hout: int, wout: int) -> torch.Tensor:
+        """col2im for large batches, where ``F.fold`` is slow on the CPU: ``dfields`` is
+        (C·kh·kw)×(N·L); tap (k, l) of output (p, q) read input (sh·p + k, sw·q + l), so each tap's
+        share goes back to the window it read, one strided add per tap (overlaps add up). Built
+        channel-first, where each tap's share is one contiguous block; returned N×C×H×W."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        c = self.a.shape[1]
+        dfields = dfields.view(c, kh, kw, n, hout, wout)
+        da = dfields.new_zeros(c, n, *self.a.shape[2:])
+        for k in range(kh):
+            for l in range(kw):
+                rows = slice(k, k + sh * (hout - 1) + 1, sh)
+                cols = slice(l, l + sw * (wout - 1) + 1, sw)
+                da[:, :, rows, cols] += dfields[:, k, l]
+        return da.transpose(0, 1)
