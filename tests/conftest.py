@@ -1,6 +1,7 @@
 """Shared fixtures. MNIST tests read the real files: ``$LECNN_DATA`` (CI points it at
-../shared/data/mnist), else ../shared/data/mnist beside the checkout, else the committed subset
-serves the tests that need only some real digits."""
+../shared/data/mnist), else ../shared/data/mnist beside the checkout; without either, the tests that need all 70,000
+digits fail with that message. The committed subset serves the tests that need only some real
+digits."""
 
 from __future__ import annotations
 
@@ -41,7 +42,11 @@ def _full_mnist_dir() -> Path | None:
 def mnist_dir() -> Path:
     path = _full_mnist_dir()
     if path is None:
-        pytest.skip("full MNIST not found: set LECNN_DATA to a folder with the four IDX files")
+        # the MNIST tests are the proof on real digits: missing data fails them, never skips
+        pytest.fail(
+            "full MNIST not found: set LECNN_DATA to a folder with the four IDX files",
+            pytrace=False,
+        )
     return path
 
 
