@@ -196,13 +196,16 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "lecnn", *args], capture_output=True, text=True)
 
 
+def _train_cli(mnist_dir, tmp_path, *args):
+    """``lecnn train`` on the CPU in a subprocess, as a user runs it."""
+    common = ["--data-dir", str(mnist_dir), "--device", "cpu", "--logdir", str(tmp_path / "r")]
+    return _cli("train", *common, *args)
+
+
 def test_cli_nan_message_and_exit(mnist_dir, tmp_path):
-    p = _cli(
-        "train",
-        "--data-dir",
-        str(mnist_dir),
-        "--device",
-        "cpu",
+    p = _train_cli(
+        mnist_dir,
+        tmp_path,
         "--optimizer",
         "sgd",
         "--lr",
@@ -211,8 +214,6 @@ def test_cli_nan_message_and_exit(mnist_dir, tmp_path):
         "2000",
         "--epochs",
         "1",
-        "--logdir",
-        str(tmp_path / "r"),
     )
     assert p.returncode == 1
     assert "Traceback" not in p.stderr
@@ -232,16 +233,7 @@ def test_cli_nan_message_and_exit(mnist_dir, tmp_path):
     ],
 )
 def test_bad_arguments_one_line_exit_2(args, message, mnist_dir, tmp_path):
-    p = _cli(
-        "train",
-        "--data-dir",
-        str(mnist_dir),
-        "--device",
-        "cpu",
-        "--logdir",
-        str(tmp_path / "r"),
-        *args,
-    )
+    p = _train_cli(mnist_dir, tmp_path, *args)
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr
     lines = p.stderr.strip().splitlines()
