@@ -42,6 +42,10 @@ class Engine:
         """Network outputs without gradients (evaluation)."""
         raise NotImplementedError
 
+    def loss_value(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The training loss of ``out`` against ``target``, without gradients."""
+        raise NotImplementedError
+
     def predict(self, out: torch.Tensor) -> torch.Tensor:
         return out.argmin(1) if self.spec.predict_min else out.argmax(1)
 
@@ -81,6 +85,10 @@ class ManualEngine(Engine):
     def outputs(self, x):
         return self.net.forward(x)
 
+    @torch.no_grad()
+    def loss_value(self, out, target):
+        return self.loss.forward(out, target)
+
     def load_state_dict(self, state):
         self.net.load_state_dict(state)
         self._params = self.net.named_params()
@@ -115,6 +123,10 @@ class AutogradEngine(Engine):
     @torch.no_grad()
     def outputs(self, x):
         return self.net(x)
+
+    @torch.no_grad()
+    def loss_value(self, out, target):
+        return self.loss(out, target)
 
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)

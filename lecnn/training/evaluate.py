@@ -34,12 +34,7 @@ def evaluate(engine: Engine, split: Split, batch_size: int = 2000) -> Evaluation
         y = split.y[start : start + batch_size]
         out = engine.outputs(x)
         target = encode_targets(y, engine.spec.target, dtype)
-        with torch.no_grad():
-            if engine.impl == "manual":
-                value = engine.loss.forward(out, target)
-            else:
-                value = engine.loss(out, target)
-        total += value.double() * len(y)
+        total += engine.loss_value(out, target).double() * len(y)
         preds.append(engine.predict(out))
     engine.train(True)
     predicted = torch.cat(preds)
