@@ -29,7 +29,7 @@ from lecnn.training.augment import AUGMENTATIONS
 from lecnn.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.engine import Engine, ManualEngine, encode_targets, make_engine
-from lecnn.training.evaluate import evaluate
+from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.results import RunResult, finish
 
 CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
@@ -126,6 +126,7 @@ class Trainer:
         self.checkpoint_path = self.run_dir / FILENAME
         self.progress_bar = progress_bar
         self._stop = False
+        self.final_test: Evaluation | None = None  # the test evaluation after the last pass
 
     # -- checkpoints ------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
@@ -325,6 +326,8 @@ class Trainer:
         record["images_per_s"] = p.seen / epoch_seconds if epoch_seconds > 0 else None
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             ev = evaluate(self.engine, self.data.test)
+            if epoch == cfg.epochs:  # the weights are final: finish() reports this evaluation
+                self.final_test = ev
             record.update(test_loss=ev.loss, test_error=ev.error, test_misses=ev.misses)
             bar.write(
                 f"pass {epoch}/{cfg.epochs}: train loss {record['train_loss']:.4f} "

@@ -53,7 +53,7 @@ def finish(trainer: Trainer, status: str) -> RunResult:
         "history": p.history,
     }
     if status == "finished":
-        ev = evaluate(trainer.engine, trainer.data.test)
+        ev = trainer.final_test or evaluate(trainer.engine, trainer.data.test)
         ev_train = evaluate(trainer.engine, trainer.data.train)
         last = p.history[-1] if p.history else {}
         results["final"] = {
