@@ -64,7 +64,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from lecnn.data import derived
+    from lecnn.data.derived import TRANSFORMS
     from lecnn.data.images import load_digit
     from lecnn.device import select_device
     from lecnn.training.inference import engine_from_checkpoint
@@ -72,13 +72,7 @@ def run_predict(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     engine, config = engine_from_checkpoint(args.checkpoint, device)
     digits = torch.stack([load_digit(p) for p in args.images])
-    make = {
-        "mnist28": derived.standardize,
-        "lenet32": derived.lenet32,
-        "zip16": derived.zip16,
-        "mnist16": derived.zip16,
-    }
-    x = make[config.input or engine.spec.input](digits).to(
+    x = TRANSFORMS[config.input or engine.spec.input](digits).to(
         device=device, dtype=getattr(torch, config.dtype)
     )
     out = engine.outputs(x)

@@ -21,7 +21,6 @@ from lecnn.errors import LecnnError
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 ZIP_TRAIN, ZIP_TEST = 7291, 2007
-INPUTS = ("mnist28", "lenet32", "zip16", "mnist16")
 
 
 @dataclass
@@ -69,6 +68,11 @@ def zip16(images: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False).clamp_(-1.0, 1.0)
 
 
+# each input form's conversion from uint8 N×28×28 digits
+TRANSFORMS = {"mnist28": standardize, "lenet32": lenet32, "zip16": zip16, "mnist16": zip16}
+INPUTS = tuple(TRANSFORMS)
+
+
 def zip_subset(n_total: int, n: int, seed: int) -> torch.Tensor:
     """The first ``n`` indices of a permutation of ``range(n_total)`` seeded by ``seed``."""
     if n > n_total:
@@ -89,21 +93,13 @@ def prepare(
 
     ``seed`` picks the 1989-sized subset (``zip16`` only); the same seed gives the same digits.
     """
-    if input == "mnist28":
-        make = standardize
-        train_idx = test_idx = None
-    elif input == "lenet32":
-        make = lenet32
-        train_idx = test_idx = None
-    elif input == "mnist16":
-        make = zip16
-        train_idx = test_idx = None
-    elif input == "zip16":
-        make = zip16
+    if input not in TRANSFORMS:
+        raise LecnnError(f"unknown input {input!r}; choose one of {', '.join(INPUTS)}")
+    make = TRANSFORMS[input]
+    train_idx = test_idx = None
+    if input == "zip16":
         train_idx = zip_subset(len(digits.train_labels), ZIP_TRAIN, seed)
         test_idx = zip_subset(len(digits.test_labels), ZIP_TEST, seed + 1)
-    else:
-        raise LecnnError(f"unknown input {input!r}; choose one of {', '.join(INPUTS)}")
 
     def split(images: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor | None) -> Split:
         if idx is not None:
