@@ -48,17 +48,13 @@ def run_lecture(args: argparse.Namespace) -> int:
         xor.run(args.logdir, seed=args.seed, trials=args.trials)
     else:
         from lecnn.data import load_mnist, prepare
-        from lecnn.data.derived import Split
 
         data = prepare(load_mnist(args.data_dir, dataset=args.dataset), "mnist28", device)
         if args.step == "sgd":
-            n = args.limit or 5000
-            train = Split(data.train.x[:n], data.train.y[:n])
+            train = data.train.head(args.limit or 5000)
             sgd.run(train, args.logdir, seed=args.seed, passes=args.passes or 5)
         else:
-            n = args.limit or 1000
-            train = Split(data.train.x[:n], data.train.y[:n])
-            test = Split(data.test.x[:2000], data.test.y[:2000])
+            train, test = data.train.head(args.limit or 1000), data.test.head(2000)
             capacity.run(train, test, args.logdir, seed=args.seed, passes=args.passes or 60)
     return 0
 

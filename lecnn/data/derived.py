@@ -36,6 +36,10 @@ class Split:
     def to(self, device: torch.device) -> Split:
         return Split(self.x.to(device), self.y.to(device))
 
+    def head(self, n: int) -> Split:
+        """The first ``n`` digits (views, no copy)."""
+        return Split(self.x[:n], self.y[:n])
+
 
 @dataclass
 class Prepared:

@@ -17,8 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from lecnn.data import Prepared, load_mnist, make_generator, pass_order, prepare
-from lecnn.data.derived import Split
+from lecnn.data import Digits, Prepared, load_mnist, make_generator, pass_order, prepare
 from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger
@@ -62,18 +61,24 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.model}-{config.impl}-{stamp}"
 
 
-def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
-    digits = load_mnist(config.data_dir, dataset=config.dataset)
+def prepare_for(
+    config: TrainConfig, digits: Digits, device: torch.device, dtype: torch.dtype
+) -> Prepared:
+    """``digits`` in the form the run's model reads (its own, or ``config.input``)."""
     form = config.input or get_spec(config.model).input
     return prepare(digits, form, device, seed=config.data_seed, dtype=dtype)
+
+
+def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
+    digits = load_mnist(config.data_dir, dataset=config.dataset)
+    return prepare_for(config, digits, device, dtype)
 
 
 def limited(data: Prepared, limit: int | None) -> Prepared:
     """``data`` with only the first ``limit`` training digits (all when None)."""
     if limit is None or limit >= len(data.train):
         return data
-    train = Split(data.train.x[:limit], data.train.y[:limit])
-    return Prepared(train=train, test=data.test, input=data.input)
+    return Prepared(train=data.train.head(limit), test=data.test, input=data.input)
 
 
 class Trainer:
