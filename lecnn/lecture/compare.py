@@ -16,7 +16,7 @@ from lecnn.data.derived import Split
 from lecnn.device import describe_device
 from lecnn.lecture.knn import knn_predict
 from lecnn.training.config import TrainConfig
-from lecnn.training.loop import Trainer, limited
+from lecnn.training.loop import Trainer, limited, prepare_for
 
 # LeCun et al. 1998, Fig. 9 (test error on MNIST)
 PUBLISHED = {
@@ -44,16 +44,11 @@ def _train(
 ) -> tuple[Trainer, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(device=str(device), seed=seed, logdir=tmp, limit=limit, **overrides)
-        trainer = Trainer(cfg, data=_prepared(data, cfg, device), progress_bar=False)
+        prepared = prepare_for(cfg, data, device, torch.float32)
+        trainer = Trainer(cfg, data=prepared, progress_bar=False)
         start = time.perf_counter()
         trainer.run()
         return trainer, time.perf_counter() - start
-
-
-def _prepared(data: Digits, cfg: TrainConfig, device):
-    from lecnn.models import get_spec
-
-    return prepare(data, cfg.input or get_spec(cfg.model).input, device, seed=cfg.data_seed)
 
 
 def _timed_predictions(predict, x: torch.Tensor, device) -> tuple[torch.Tensor, float]:
@@ -78,19 +73,14 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
         log(f"{what:30s} test error {test_error:6.2%} (1998: {published:5.2%}), trained {seconds:6.1f} s, "
             f"{ms:.4f} ms per digit")  # fmt: skip
 
-    trainer, secs = _train(
-        "linear", data, device, seed, limit, model="linear", epochs=passes["linear"]
-    )
-    pred, ms = _timed_predictions(
-        lambda x: trainer.engine.predict(trainer.engine.outputs(x)), trainer.data.test.x, device
-    )
-    add(
-        "linear",
-        float((pred != trainer.data.test.y).double().mean()),
-        secs,
-        ms,
-        f"Adam, {passes['linear']} passes",
-    )
+    def trained(key: str, note: str, **overrides) -> None:
+        trainer, secs = _train(key, data, device, seed, limit, epochs=passes[key], **overrides)
+        engine, test = trainer.engine, trainer.data.test
+        pred, ms = _timed_predictions(lambda x: engine.predict(engine.outputs(x)), test.x, device)
+        error = float((pred != test.y).double().mean())
+        add(key, error, secs, ms, f"{note}, {passes[key]} passes")
+
+    trained("linear", "Adam", model="linear")
 
     prep = limited(prepare(data, "mnist28", device), limit)
     start = time.perf_counter()
@@ -107,24 +97,10 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
         f"k = 3 on {len(train):,} digits",
     )
 
-    for key, overrides, note in (
-        ("mlp-300", {"model": "mlp-300"}, "SGD α 5, batch 32"),
-        ("lecun1989", {"model": "lecun1989", "input": "mnist16", "order": "shuffle"},
-         "all of MNIST at 16×16, SGD α 0.03, batch 1"),
-        ("lenet5", {"model": "lenet5"}, "SGD α 0.005, batch 16, cosine"),
-    ):  # fmt: skip
-        trainer, secs = _train(key, data, device, seed, limit, epochs=passes[key], **overrides)
-        engine = trainer.engine
-        pred, ms = _timed_predictions(
-            lambda x, e=engine: e.predict(e.outputs(x)), trainer.data.test.x, device
-        )
-        add(
-            key,
-            float((pred != trainer.data.test.y).double().mean()),
-            secs,
-            ms,
-            f"{note}, {passes[key]} passes",
-        )
+    trained("mlp-300", "SGD α 5, batch 32", model="mlp-300")
+    trained("lecun1989", "all of MNIST at 16×16, SGD α 0.03, batch 1",
+            model="lecun1989", input="mnist16", order="shuffle")  # fmt: skip
+    trained("lenet5", "SGD α 0.005, batch 16, cosine", model="lenet5")
 
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
