@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +12,7 @@ import torch
 from lecnn.device import describe_device
 from lecnn.logs.tensorboard import RunLogger
 from lecnn.models import count
+from lecnn.training.checkpoint import write_atomically
 from lecnn.training.evaluate import evaluate
 
 if TYPE_CHECKING:
@@ -25,13 +24,6 @@ class RunResult:
     run_dir: Path
     status: str  # "finished" | "interrupted"
     results: dict[str, Any]
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 def finish(trainer: Trainer, status: str) -> RunResult:
@@ -80,5 +72,6 @@ def finish(trainer: Trainer, status: str) -> RunResult:
             {"test_error": ev.error, "train_error": ev_train.error},
         )
         logger.close()
-    _write_json(trainer.run_dir / "results.json", results)
+    text = json.dumps(results, indent=2, default=str)
+    write_atomically(trainer.run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(trainer.run_dir, status, results)
