@@ -60,20 +60,15 @@ def run_lecture(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from lecnn.data import load_mnist
     from lecnn.device import seed_everything, select_device
     from lecnn.lecture import compare
+    from lecnn.logs.tensorboard import timestamped_run_dir
 
     device = select_device(args.device)
     seed_everything(args.seed)
     data = load_mnist(args.data_dir, dataset=args.dataset)
-    out = (
-        Path(args.logdir)
-        if args.logdir
-        else Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}"
-    )
+    out = Path(args.logdir) if args.logdir else timestamped_run_dir("compare")
     epochs = (
         dict.fromkeys(("linear", "mlp-300", "lecun1989", "lenet5"), args.epochs)
         if args.epochs

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
+from lecnn.logs.tensorboard import timestamped_run_dir
+
 
 def run_dir(step: str, logdir: str | None) -> Path:
     if logdir:
         return Path(logdir)
-    return Path("runs") / f"lecture-{step}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    return timestamped_run_dir(f"lecture-{step}")
 
 
 def writer(step: str, logdir: str | None) -> SummaryWriter:

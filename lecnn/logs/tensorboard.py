@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from lecnn.logs.pictures import confusion_image, filter_grid, labelled_grid
+
+
+def timestamped_run_dir(name: str) -> Path:
+    """``runs/<name>-<YYYYmmdd-HHMMSS>``: where a run goes when no folder is given."""
+    return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 class RunLogger:

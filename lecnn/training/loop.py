@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from tqdm import tqdm
 from lecnn.data import Digits, Prepared, load_mnist, make_generator, pass_order, prepare
 from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
-from lecnn.logs.tensorboard import RunLogger
+from lecnn.logs.tensorboard import RunLogger, timestamped_run_dir
 from lecnn.manual import SDLM
 from lecnn.manual.hessian import diagonal_hessian
 from lecnn.models import build, build_loss, get_spec
@@ -57,8 +56,7 @@ class Progress:
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.model}-{config.impl}-{stamp}"
+    return timestamped_run_dir(f"{config.model}-{config.impl}")
 
 
 def prepare_for(
