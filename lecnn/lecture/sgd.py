@@ -48,6 +48,7 @@ def curve(
     whole set) at about ``points`` moments. Evaluation time is not counted."""
     n = len(train)
     net, loss = mlp(100, seed, train.x.device, train.x.dtype), M.MSELoss("mean")
+    opt = M.SGD(method.lr)
     targets = encode_targets(train.y, "onehot01", train.x.dtype)
     batch = method.batch_size or n
     every = max(1, passes * n // points)
@@ -61,10 +62,8 @@ def curve(
             idx = order[start : start + batch]
             loss.forward(net.forward(train.x[idx]), targets[idx])
             net.backward(loss.backward())
-            lr = method.lr / (1 + t / method.inverse_tau) if method.inverse_tau else method.lr
-            torch._foreach_add_(
-                list(net.named_params().values()), list(net.named_grads().values()), alpha=-lr
-            )
+            opt.lr = method.lr / (1 + t / method.inverse_tau) if method.inverse_tau else method.lr
+            opt.step(net.named_params(), net.named_grads())
             t += 1
             seen += len(idx)
             if seen >= next_record:
