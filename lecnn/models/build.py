@@ -74,6 +74,8 @@ def initialize(net: M.Sequential, scheme: str) -> None:
     """
     if scheme == "torch":
         return
+    if scheme not in ("lecun1989", "lenet5"):
+        raise ValueError(f"unknown init scheme {scheme!r}")
     for layer in net.layers:
         if isinstance(layer, (M.Linear, M.Conv2d)):
             w = layer.params["weight"]
@@ -87,8 +89,6 @@ def initialize(net: M.Sequential, scheme: str) -> None:
                 w.mul_(layer.mask)
             if "bias" in layer.params:
                 layer.params["bias"].zero_()
-        elif scheme not in ("lecun1989", "lenet5"):
-            raise ValueError(f"unknown init scheme {scheme!r}")
 
 
 def build_manual(spec: ModelSpec) -> M.Sequential:
