@@ -139,17 +139,22 @@ class Conv2d(Layer):
         return self._add_bias(y)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
-        if self.bias_mode == "channel":
-            self.grads["bias"] = dy.sum((0, 2, 3))
-        elif self.bias_mode == "unit":
-            self.grads["bias"] = dy.sum(0)
+        if self.bias_mode is not None:
+            self.grads["bias"] = self.bias_sum(dy)
         if self.method == "loop":
             dw, da = self._backward_loop(dy)
         else:
             dw, da = self._backward_unfold(dy)
         self.grads["weight"] = dw * self.mask
-        if da is None:
-            return None
+        return None if da is None else self.unpad(da)
+
+    def bias_sum(self, dy: torch.Tensor) -> torch.Tensor:
+        """``dy`` summed the way the bias is shared: over examples and positions (one per
+        channel) or over examples only (one per unit)."""
+        return dy.sum((0, 2, 3)) if self.bias_mode == "channel" else dy.sum(0)
+
+    def unpad(self, da: torch.Tensor) -> torch.Tensor:
+        """The padded input's gradient cut back to the input's own positions."""
         ph, pw = self.padding
         _, _, h, w = self.x_shape
         return da[:, :, ph : ph + h, pw : pw + w]
@@ -209,14 +214,21 @@ class Conv2d(Layer):
         dw = (d @ self.fields.T).view_as(self.params["weight"])
         if not self.needs_input_grad:
             return dw, None
-        w = self._weight().view(self.out_channels, -1)
+        return dw, self.back_to_input(d, self._weight(), n, hout, wout)
+
+    def back_to_input(
+        self, d: torch.Tensor, w: torch.Tensor, n: int, hout: int, wout: int
+    ) -> torch.Tensor:
+        """``Σ_o w_{o,c,k,l} d_o`` sent back to the padded input positions each field read:
+        ``d`` is C_out×(N·L), ``w`` C_out×C×kh×kw; returns N×C×H_pad×W_pad (the gradient's
+        col2im; the curvature pass calls it with w² and ∂²E/∂y²)."""
+        w = w.reshape(self.out_channels, -1)
         on_cpu = d.device.type == "cpu"
         if not on_cpu or n * hout * wout * w.shape[1] < self.col2im_taps_from:
             # col2im in one call: every field's share goes back to the input positions it read
             dfields = (d.T @ w).view(n, hout * wout, -1).transpose(1, 2)  # N×(C·kh·kw)×L
-            da = F.fold(dfields, self.a.shape[2:], self.kernel_size, stride=self.stride)
-            return dw, da
-        return dw, self._col2im_by_taps(w.T @ d, n, hout, wout)
+            return F.fold(dfields, self.a.shape[2:], self.kernel_size, stride=self.stride)
+        return self._col2im_by_taps(w.T @ d, n, hout, wout)
 
     def _col2im_by_taps(self, dfields: torch.Tensor, n: int, hout: int, wout: int) -> torch.Tensor:
         """col2im for large batches, where ``F.fold`` is slow on the CPU: ``dfields`` is

@@ -14,7 +14,6 @@ summed over the batch. Call it after a ``forward`` on the same batch.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lecnn.manual.activations import LECUN_A, LECUN_S, ReLU, ScaledTanh, Sigmoid, Tanh
 from lecnn.manual.base import Layer, Loss, Sequential
@@ -105,16 +104,9 @@ def _conv_hessian(layer: Conv2d, d2y: torch.Tensor) -> torch.Tensor:
     fields = layer.columns()
     w = layer._weight()
     layer.hess["weight"] = (d @ (fields * fields).T).view_as(w) * layer.mask
-    if layer.bias_mode == "channel":
-        layer.hess["bias"] = d2y.sum((0, 2, 3))
-    elif layer.bias_mode == "unit":
-        layer.hess["bias"] = d2y.sum(0)
-    d2fields = d.T @ (w * w).view(c_out, -1)
-    d2fields = d2fields.view(n, hout * wout, -1).transpose(1, 2)
-    d2a = F.fold(d2fields, layer.a.shape[2:], layer.kernel_size, stride=layer.stride)
-    ph, pw = layer.padding
-    _, _, h, wd = layer.x_shape
-    return d2a[:, :, ph : ph + h, pw : pw + wd]
+    if layer.bias_mode is not None:
+        layer.hess["bias"] = layer.bias_sum(d2y)
+    return layer.unpad(layer.back_to_input(d, w * w, n, hout, wout))
 
 
 @torch.no_grad()
