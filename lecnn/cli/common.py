@@ -37,7 +37,9 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def positive_int(text: str) -> int:
+def whole_number(text: str) -> int:
+    """An int, with a one-line message for anything else (ranges are checked where the value is
+    used, e.g. TrainConfig.validate)."""
     try:
         value = int(text)
     except ValueError:

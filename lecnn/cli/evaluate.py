@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from lecnn.cli.common import add_data_args
+from lecnn.models import IMPLS
 
 
 def add_parsers(sub) -> None:
@@ -15,7 +16,7 @@ def add_parsers(sub) -> None:
     p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
     add_data_args(p)
     p.add_argument("--device", default="auto")
-    p.add_argument("--impl", choices=["autograd", "manual"], help="default: the run's own")
+    p.add_argument("--impl", choices=list(IMPLS), help="default: the run's own")
     p.set_defaults(run=run_evaluate, dataset=None)  # default: the run's own data set
 
     p = sub.add_parser("predict", help="classify your own digit images")

@@ -8,7 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from lecnn.cli.common import add_data_args, positive_int
+from lecnn.cli.common import add_data_args, whole_number
+from lecnn.models import IMPLS
 
 
 def add_parsers(sub) -> None:
@@ -21,12 +22,12 @@ def add_parsers(sub) -> None:
     p.add_argument("paper", choices=["lecun1989", "lenet5"])
     p.add_argument("--variant", default="faithful", help="faithful (default), modern, or distort")
     p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort")
-    p.add_argument("--impl", default="both", choices=["both", "manual", "autograd"])
+    p.add_argument("--impl", default="both", choices=["both", *IMPLS])
     p.add_argument("--device", default="auto")
-    p.add_argument("--seeds", type=positive_int, default=3, help="how many seeds (default 3)")
+    p.add_argument("--seeds", type=whole_number, default=3, help="how many seeds (default 3)")
     p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
-    p.add_argument("--epochs", type=positive_int, help="shorten to N passes (marked in the report)")
-    p.add_argument("--limit", type=positive_int, help="shorten to N training digits (marked)")
+    p.add_argument("--epochs", type=whole_number, help="shorten to N passes (marked in the report)")
+    p.add_argument("--limit", type=whole_number, help="shorten to N training digits (marked)")
     p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
@@ -49,7 +50,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         raise LecnnError("--distort applies to lenet5 only")
     proto = protocol(args.paper, variant)
     select_device(args.device)
-    impls = ["autograd", "manual"] if args.impl == "both" else [args.impl]
+    impls = list(IMPLS) if args.impl == "both" else [args.impl]
     command = f"lecnn reproduce {args.paper} --variant {variant}"
     if sys.argv[1:2] == ["reproduce"]:  # run from the shell: record exactly what was typed
         command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from lecnn.cli.common import add_data_args, add_device_args, number, positive_int
-from lecnn.device import describe_device, select_device
-from lecnn.models import IMPLS, MODELS, count, get_spec
+from lecnn.cli.common import add_data_args, add_device_args, number, whole_number
+from lecnn.device import describe_device
+from lecnn.models import IMPLS, MODELS, count
+from lecnn.training.augment import AUGMENTATIONS
+from lecnn.training.config import DTYPES, OPTIMIZERS, TrainConfig
 
 
 def add_parser(sub) -> None:
@@ -25,12 +27,12 @@ def add_parser(sub) -> None:
     )
     add_data_args(p)
     add_device_args(p)
-    p.add_argument("--epochs", type=positive_int, help="passes over the training set")
+    p.add_argument("--epochs", type=whole_number, help="passes over the training set")
     p.add_argument(
-        "--batch-size", type=positive_int, help="examples per update (1 = per-example SGD)"
+        "--batch-size", type=whole_number, help="examples per update (1 = per-example SGD)"
     )
     p.add_argument("--lr", type=number, help="learning rate α")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "sdlm"])
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS))
     p.add_argument(
         "--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,..."
     )
@@ -42,20 +44,19 @@ def add_parser(sub) -> None:
         help="random affine distortions on the device",
     )
     p.add_argument(
-        "--augment-kind", choices=["affine", "shift1"], help="affine distortions or ±1-pixel shifts"
+        "--augment-kind", choices=list(AUGMENTATIONS), help="affine distortions or ±1-pixel shifts"
     )
     p.add_argument("--order", choices=["shuffle", "fixed"], help="example order in each pass")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
     p.add_argument("--logdir", help="run folder (default runs/<model>-<impl>-<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
-    p.add_argument("--eval-every", type=positive_int, default=1, help="test every N passes")
-    p.add_argument("--limit", type=positive_int, help="train on the first N training digits only")
+    p.add_argument("--eval-every", type=whole_number, default=1, help="test every N passes")
+    p.add_argument("--limit", type=whole_number, help="train on the first N training digits only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lecnn.training.config import TrainConfig
     from lecnn.training.loop import Trainer
 
     config = TrainConfig(
@@ -80,11 +81,9 @@ def run(args: argparse.Namespace) -> int:
         augment_kind=args.augment_kind,
         order=args.order,
     )
-    if args.resume is None:
-        config.validate()
-        get_spec(config.model)
-    select_device(config.device)  # fail before loading data
-    trainer = Trainer(config, resume=args.resume, progress_bar=False if args.no_progress else None)
+    trainer = Trainer(  # checks the settings and the device before it loads any data
+        config, resume=args.resume, progress_bar=False if args.no_progress else None
+    )
     cfg = trainer.config
     if args.device == "auto":
         print(f"device: auto picked {describe_device(trainer.device)}")
