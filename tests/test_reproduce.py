@@ -62,3 +62,10 @@ def test_unknown_variant_is_one_line_exit_2(capsys):
     assert main(["reproduce", "lenet5", "--variant", "quantum", "--seeds", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lenet5/faithful" in err[0]
+
+
+def test_zero_seeds_is_one_line_exit_2(capsys, tmp_path):
+    assert main(["reproduce", "lenet5", "--seeds", "0", "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--seeds 0: must be at least 1" in err[0]
+    assert not (tmp_path / "REPRODUCTION.md").exists()

@@ -48,6 +48,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
     variant = "distort" if args.distort else args.variant
     if args.distort and args.paper != "lenet5":
         raise LecnnError("--distort applies to lenet5 only")
+    if args.seeds < 1:  # zero seeds would write a report of nothing
+        raise LecnnError(f"--seeds {args.seeds}: must be at least 1")
     proto = protocol(args.paper, variant)
     select_device(args.device)
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
