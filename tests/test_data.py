@@ -143,6 +143,41 @@ def test_missing_data_offline_fails_fast_with_hint(tmp_path):
         load_mnist(tmp_path / "empty", download=False)
 
 
+def test_failed_download_names_files_places_and_leaves_no_folder(tmp_path, monkeypatch):
+    import torchvision.datasets as tvd
+
+    def offline(root, train, download):
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        (raw / "train-images-idx3-ubyte.gz").write_bytes(b"partial")  # what a cut download leaves
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(tvd, "MNIST", offline)
+    root = tmp_path / "cache" / "lecnn"
+    with pytest.raises(LecnnError) as e:
+        load_mnist(root)
+    message = str(e.value)
+    assert "\n" not in message and "RuntimeError" not in message
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "--data-dir"):
+        assert name in message
+    assert f"looked in {root} and {root / 'MNIST' / 'raw'}" in message
+    assert f"downloading into {root / 'MNIST' / 'raw'} failed" in message
+    assert list(tmp_path.iterdir()) == []  # cache/lecnn/MNIST/raw and its partial file are gone
+
+
+def test_failed_download_keeps_a_folder_that_was_there(tmp_path, monkeypatch):
+    import torchvision.datasets as tvd
+
+    def offline(root, train, download):
+        raise RuntimeError("offline")
+
+    monkeypatch.setattr(tvd, "MNIST", offline)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(LecnnError):
+        load_mnist(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
 def test_unknown_dataset():
     with pytest.raises(LecnnError, match="unknown dataset"):
         load_mnist(dataset="cifar")

@@ -49,16 +49,6 @@ def test_lecun1989_one_pass(impl, data16, tmp_path):
     assert r.results["steps"] == 7291
 
 
-def _summary_tags(run):
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
-    tags = set()
-    for path in run.glob("events.out.tfevents.*"):
-        for event in EventFileLoader(str(path)).Load():
-            tags.update(v.tag for v in event.summary.value)
-    return tags
-
-
 def _losses(impl, data, tmp_path, **kw):
     cfg = TrainConfig(
         impl=impl, device="cpu", dtype="float64", epochs=1, logdir=str(tmp_path / impl), **kw
@@ -112,19 +102,7 @@ def test_cli_run_writes_results_events_and_checkpoint(mnist_dir, tmp_path, capsy
     assert len(results["history"]) == 2 and results["parameters"] == 61706
     assert results["torch"] == torch.__version__ and results["device"].startswith("cpu")
 
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    ea = EventAccumulator(str(run), size_guidance={"images": 0, "histograms": 0, "tensors": 0})
-    ea.Reload()
-    tags = ea.Tags()
-    for tag in ["loss/train", "loss/test", "error/train", "error/test", "lr", "images_per_s"]:
-        assert tag in tags["scalars"], tag
-        assert len(ea.Scalars(tag)) == 2
-    assert "weights/0.weight" in tags["histograms"] and "grads/0.weight" in tags["histograms"]
-    assert {"filters/first_layer", "misclassified/test", "confusion/test"} <= set(tags["images"])
-    assert any(t.startswith("config") for t in tags["tensors"])
-    assert "hparam/test_error" in tags["scalars"]
-    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= _summary_tags(run)
+    # what the events hold is tested in test_tensorboard.py
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert ckpt["format"] == "lecnn-checkpoint" and ckpt["progress"]["epoch"] == 2
     assert not list(run.glob(".checkpoint-*"))  # no temp file left behind

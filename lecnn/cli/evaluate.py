@@ -37,7 +37,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     device = select_device(args.device)
     path = resolve(args.checkpoint)
-    engine, config = engine_from_checkpoint(path, device, args.impl)
+    engine, config, step = engine_from_checkpoint(path, device, args.impl)
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     digits = load_mnist(data_dir, dataset=args.dataset or config.dataset)
     data = prepare_for(config, digits, device, getattr(torch, config.dtype))
@@ -53,8 +53,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print("      " + "".join(f"{d:>6}" for d in range(10)))
     for d, row in enumerate(matrix.tolist()):
         print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
-    logger = RunLogger(str(Path(path).parent))
-    logger.confusion(matrix, 0)
+    # in its own sub-run, at the run's last update: the training's own image stays visible
+    logger = RunLogger(Path(path).parent)
+    logger.confusion(matrix, step, split="evaluate")
     logger.close()
     return 0
 
@@ -66,7 +67,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from lecnn.training.inference import engine_from_checkpoint
 
     device = select_device(args.device)
-    engine, config = engine_from_checkpoint(args.checkpoint, device)
+    engine, config, _ = engine_from_checkpoint(args.checkpoint, device)
     digits = torch.stack([load_digit(p) for p in args.images])
     x = TRANSFORMS[config.input or engine.spec.input](digits).to(
         device=device, dtype=getattr(torch, config.dtype)

@@ -48,9 +48,21 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--order", choices=["shuffle", "fixed"], help="example order in each pass")
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
-    p.add_argument("--logdir", help="run folder (default runs/<model>-<impl>-<timestamp>)")
+    p.add_argument(
+        "--logdir",
+        metavar="RUN_DIR",
+        help="this run's own folder, created if needed: TensorBoard events (sub-runs train/ and "
+        "test/), checkpoint.pt, results.json (default runs/<model>-<impl>-<timestamp>); view it "
+        "with tensorboard --logdir RUN_DIR, or its parent folder to compare runs",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     p.add_argument("--eval-every", type=whole_number, default=1, help="test every N passes")
+    p.add_argument(
+        "--log-every",
+        type=whole_number,
+        help="updates between TensorBoard's step-level train loss/error points "
+        "(default: about 300 points per run)",
+    )
     p.add_argument("--limit", type=whole_number, help="train on the first N training digits only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -77,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         logdir=args.logdir,
         eval_every=args.eval_every,
+        log_every=args.log_every,
         limit=args.limit,
         augment_kind=args.augment_kind,
         order=args.order,
@@ -108,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         f"done: {cfg.model}/{cfg.impl} test error {f['test_error']:.2%} ({f['test_misses']} misses), "
         f"train error {f['train_error']:.2%}, {r['epochs_done']} passes in {r['train_seconds']:.1f} s "
         f"of training on {r['device']}; results in {result.run_dir / 'results.json'}; "
-        f"view with: tensorboard --logdir {result.run_dir.parent}"
+        f"view with: tensorboard --logdir {result.run_dir.parent} (all runs there) or "
+        f"tensorboard --logdir {result.run_dir} (this run)"
     )
     return 0

@@ -132,14 +132,22 @@ def read_folder(folder: Path) -> Digits:
     )
 
 
+def _created_dirs(path: Path) -> list[Path]:
+    """The folders ``path.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
 def _download(root: Path, dataset: str) -> None:
-    """Fetch the data set with torchvision into ``root/<Class>/raw``; fail fast when offline."""
+    """Fetch the data set with torchvision into ``root/<Class>/raw``; fail fast when offline and
+    leave no folder behind that the attempt created."""
     import torchvision.datasets as tvd
 
-    hint = (
-        f"could not download {dataset} (offline?); put the four IDX files in a folder and "
-        f"pass --data-dir FOLDER or set {DATA_ENV}=FOLDER"
-    )
+    raw = root / DATASETS[dataset] / "raw"
+    created = _created_dirs(raw)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(10)  # an offline machine should fail in seconds, not minutes
     try:
@@ -149,9 +157,29 @@ def _download(root: Path, dataset: str) -> None:
     except LecnnError:
         raise
     except Exception as e:  # torchvision raises RuntimeError, URLError, OSError...
-        raise LecnnError(f"{hint} ({type(e).__name__})") from e
+        _remove_empty(created)
+        raise LecnnError(
+            f"no {dataset} data: needs {', '.join(FILES.values())} (gzip or raw); looked in "
+            f"{root} and {raw}; downloading into {raw} failed (offline?); put the four files in a "
+            f"folder and pass --data-dir FOLDER or set {DATA_ENV}=FOLDER"
+        ) from e
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first), with any partial IDX download torchvision left in them;
+    stop at the first that holds anything else."""
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for leftover in folder.iterdir():
+            if leftover.is_file() and leftover.name.startswith(tuple(FILES.values())):
+                leftover.unlink()
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: not ours to remove
+            return
 
 
 def load_mnist(

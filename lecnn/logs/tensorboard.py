@@ -1,8 +1,26 @@
-"""TensorBoard logging for a run: curves, histograms, pictures, hparams and the config."""
+"""TensorBoard logging for a run: curves, histograms, pictures, the graph, hparams and the config.
+
+A run folder ``RUN/`` holds three TensorBoard runs, in the layout Keras and most PyTorch loggers
+use, so that one quantity's training and test curves share a chart:
+
+- ``RUN/train``: ``loss/step``, ``error_pct/step`` and ``accuracy_pct/step`` (the mean over the
+  last ``--log-every`` updates) and ``loss/pass``, ``error_pct/pass``, ``accuracy_pct/pass``
+  (the pass's running values);
+- ``RUN/test``: ``loss/pass``, ``error_pct/pass``, ``accuracy_pct/pass`` after each evaluation;
+- ``RUN/`` itself: ``optimizer/lr`` (from the first update on), ``speed/images_per_s``,
+  ``time/train_seconds``; ``weights/<layer>.<param>`` and ``grads/<layer>.<param>`` histograms
+  named as the papers name the layers (C1, S2, H1, F6, ...); ``filters/<first layer>``,
+  ``misclassified/test`` and ``confusion/test`` images; the ``config`` text; the model graph
+  (autograd); the HParams session.
+
+Every scalar is on the global-step axis (updates done); per-pass values sit at the pass's last
+update. Error and accuracy are in percent, as the command line prints them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +28,10 @@ from typing import Any
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from lecnn.logs.hparams import hparams_summaries, session_end_summary
 from lecnn.logs.pictures import confusion_image, filter_grid, labelled_grid
+
+SPLITS = ("train", "test")
 
 
 def timestamped_run_dir(name: str) -> Path:
@@ -18,54 +39,102 @@ def timestamped_run_dir(name: str) -> Path:
     return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
+def _same(name: str) -> str:
+    return name
+
+
 class RunLogger:
-    """Writes one run's events under its run folder. Tags:
+    """Writes one run's events under its run folder (layout in the module docstring).
 
-    ``loss/train``, ``loss/test``, ``error/train``, ``error/test``, ``lr``, ``images_per_s``;
-    ``weights/<param>`` and ``grads/<param>`` histograms; ``filters/first_layer`` and
-    ``misclassified/test`` images; ``config`` text; hparams with the final metrics.
-    """
+    ``names`` maps a state-dict key (``0.weight``) to the name shown (``C1.weight``)."""
 
-    def __init__(self, logdir: str) -> None:
-        self.writer = SummaryWriter(logdir)
+    def __init__(self, logdir: str | Path, names: Callable[[str], str] = _same) -> None:
+        self.root = Path(logdir)
+        self.names = names
+        self._writer: SummaryWriter | None = None
+        self._splits: dict[str, SummaryWriter] = {}
+
+    @property
+    def writer(self) -> SummaryWriter:
+        """The run-level writer, opened on first use (``lecnn evaluate`` writes only a sub-run)."""
+        if self._writer is None:
+            self._writer = SummaryWriter(str(self.root))
+        return self._writer
+
+    def split(self, name: str) -> SummaryWriter:
+        """The writer of sub-run ``name`` (``train``, ``test``, ``evaluate``)."""
+        if name not in self._splits:
+            self._splits[name] = SummaryWriter(str(self.root / name))
+        return self._splits[name]
 
     def config(self, config: dict[str, Any]) -> None:
         text = "```\n" + json.dumps(config, indent=2, default=str) + "\n```"
         self.writer.add_text("config", text, 0)
 
-    def scalars(self, values: dict[str, float], step: int) -> None:
+    def scalars(self, values: dict[str, float | None], step: int) -> None:
+        """Run-level scalars (``optimizer/lr``, ``speed/images_per_s``, ...)."""
         for tag, v in values.items():
             if v is not None:
                 self.writer.add_scalar(tag, v, step)
+
+    def metrics(self, split: str, suffix: str, loss: float, error: float, step: int) -> None:
+        """``loss/<suffix>``, ``error_pct/<suffix>`` and ``accuracy_pct/<suffix>`` of ``split``;
+        ``error`` is a fraction."""
+        w = self.split(split)
+        w.add_scalar(f"loss/{suffix}", loss, step)
+        w.add_scalar(f"error_pct/{suffix}", 100.0 * error, step)
+        w.add_scalar(f"accuracy_pct/{suffix}", 100.0 * (1.0 - error), step)
 
     def histograms(
         self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], step: int
     ) -> None:
         for name, p in params.items():
-            self.writer.add_histogram(f"weights/{name}", p.detach().float().cpu(), step)
+            shown = self.names(name)
+            self.writer.add_histogram(f"weights/{shown}", p.detach().float().cpu(), step)
             g = grads.get(name)
             if g is not None:
-                self.writer.add_histogram(f"grads/{name}", g.detach().float().cpu(), step)
+                self.writer.add_histogram(f"grads/{shown}", g.detach().float().cpu(), step)
 
-    def filters(self, weight: torch.Tensor, step: int) -> None:
-        self.writer.add_image("filters/first_layer", filter_grid(weight), step, dataformats="HWC")
+    def filters(self, name: str, weight: torch.Tensor, step: int) -> None:
+        """The kernels of the convolution whose weight is ``name``, enlarged."""
+        layer = self.names(name).rsplit(".", 1)[0]
+        self.writer.add_image(f"filters/{layer}", filter_grid(weight), step, dataformats="HWC")
 
     def misclassified(
         self, images: torch.Tensor, predicted: torch.Tensor, truth: torch.Tensor, step: int
     ) -> None:
-        captions = [f"{int(p)} (true {int(t)})" for p, t in zip(predicted, truth)]
+        captions = [f"pred {int(p)}\ntrue {int(t)}" for p, t in zip(predicted, truth)]
         grid = labelled_grid(images, captions)
         self.writer.add_image("misclassified/test", grid, step, dataformats="HWC")
 
-    def confusion(self, matrix: torch.Tensor, step: int) -> None:
-        self.writer.add_image("confusion/test", confusion_image(matrix), step, dataformats="HWC")
+    def confusion(self, matrix: torch.Tensor, step: int, split: str | None = None) -> None:
+        """The test confusion matrix, in the run itself or in sub-run ``split``."""
+        writer = self.split(split) if split else self.writer
+        writer.add_image("confusion/test", confusion_image(matrix), step, dataformats="HWC")
 
-    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-        clean = {
-            k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()
-        }
-        self.writer.add_hparams(clean, {f"hparam/{k}": v for k, v in metrics.items()}, run_name=".")
+    def graph(self, module: torch.nn.Module, example: torch.Tensor) -> None:
+        """The model graph (Graphs tab), traced on one example."""
+        self.writer.add_graph(module, example)
+
+    def hparams(
+        self, hparams: dict[str, Any], shown: tuple[str, ...], metrics: dict[str, tuple[str, str]]
+    ) -> None:
+        """Start the HParams session: ``hparams`` (``shown`` first, visible by default) and the
+        ``metrics`` read from the curves, {display name: (sub-run, tag)}."""
+        for summary in hparams_summaries(hparams, shown, metrics):
+            self.writer.file_writer.add_summary(summary)
+
+    def end_session(self, status: str) -> None:
+        self.writer.file_writer.add_summary(session_end_summary(status))
+
+    def _open(self) -> list[SummaryWriter]:
+        return [w for w in (self._writer, *self._splits.values()) if w is not None]
+
+    def flush(self) -> None:
+        for w in self._open():
+            w.flush()
 
     def close(self) -> None:
-        self.writer.flush()
-        self.writer.close()
+        for w in self._open():
+            w.flush()
+            w.close()

@@ -15,6 +15,7 @@ class L:
 
     kind: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # the paper's name for a layer with weights (C1, S2, H1, F6, ...)
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,23 @@ class ModelSpec:
     #: outputs where the smallest value is the prediction (RBF penalties) rather than the largest
     predict_min: bool = False
 
+    def display_name(self, param: str) -> str:
+        """A state-dict key with the layer's paper name for its index: ``0.weight`` → ``C1.weight``
+        (unnamed layers keep their index)."""
+        index, dot, rest = param.partition(".")
+        if dot and index.isdigit() and int(index) < len(self.layers):
+            name = self.layers[int(index)].name
+            if name:
+                return f"{name}.{rest}"
+        return param
+
 
 def _linear() -> ModelSpec:
     return ModelSpec(
         name="linear",
         description="a linear classifier: 784 inputs to 10 outputs, softmax cross-entropy",
         input="mnist28",
-        layers=(L("flatten"), L("linear", {"in_features": 784, "out_features": 10})),
+        layers=(L("flatten"), L("linear", {"in_features": 784, "out_features": 10}, "output")),
         loss="cross-entropy",
         target="index",
         init="torch",
@@ -66,9 +77,9 @@ def _mlp(name: str, hidden: int, lr: float, description: str) -> ModelSpec:
         input="mnist28",
         layers=(
             L("flatten"),
-            L("linear", {"in_features": 784, "out_features": hidden}),
+            L("linear", {"in_features": 784, "out_features": hidden}, "hidden"),
             L("sigmoid"),
-            L("linear", {"in_features": hidden, "out_features": 10}),
+            L("linear", {"in_features": hidden, "out_features": 10}, "output"),
             L("sigmoid"),
         ),
         loss="mse",
@@ -86,7 +97,7 @@ def _lecun1989() -> ModelSpec:
         "(8 of 12 maps each), H3 30, 10 tanh outputs, targets ±1, MSE",
         input="zip16",
         layers=(
-            L("conv", {"in_channels": 1, "out_channels": 12, "input_size": (16, 16), **conv}),
+            L("conv", {"in_channels": 1, "out_channels": 12, "input_size": (16, 16), **conv}, "H1"),
             L("tanh"),
             L(
                 "conv",
@@ -97,12 +108,13 @@ def _lecun1989() -> ModelSpec:
                     "connection_table": ZIP_H2,
                     **conv,
                 },
+                "H2",
             ),
             L("tanh"),
             L("flatten"),
-            L("linear", {"in_features": 192, "out_features": 30}),
+            L("linear", {"in_features": 192, "out_features": 30}, "H3"),
             L("tanh"),
-            L("linear", {"in_features": 30, "out_features": 10}),
+            L("linear", {"in_features": 30, "out_features": 10}, "output"),
             L("tanh"),
         ),
         loss="mse",
@@ -155,9 +167,9 @@ def _lenet5() -> ModelSpec:
         "(Table I), S4, C5 120, F6 84, scaled tanh, Euclidean RBF output",
         input="lenet32",
         layers=(
-            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}),
+            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}, "C1"),
             L("scaled_tanh"),
-            L("subsampling", {"channels": 6}),
+            L("subsampling", {"channels": 6}, "S2"),
             L("scaled_tanh"),
             L(
                 "conv",
@@ -167,16 +179,17 @@ def _lenet5() -> ModelSpec:
                     "kernel_size": 5,
                     "connection_table": LENET5_C3,
                 },
+                "C3",
             ),
             L("scaled_tanh"),
-            L("subsampling", {"channels": 16}),
+            L("subsampling", {"channels": 16}, "S4"),
             L("scaled_tanh"),
-            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}),
+            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
             L("scaled_tanh"),
             L("flatten"),
-            L("linear", {"in_features": 120, "out_features": 84}),
+            L("linear", {"in_features": 120, "out_features": 84}, "F6"),
             L("scaled_tanh"),
-            L("rbf", {"prototypes": rbf_prototypes()}),
+            L("rbf", {"prototypes": rbf_prototypes()}, "output"),
         ),
         loss="rbf",
         target="index",
@@ -192,18 +205,18 @@ def _lenet5_modern() -> ModelSpec:
         description="LeNet-5 sizes with ReLU, max-pooling, full C3, linear output, cross-entropy",
         input="mnist28",
         layers=(
-            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2}),
+            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2}, "C1"),
             L("relu"),
-            L("maxpool", {"kernel_size": 2}),
-            L("conv", {"in_channels": 6, "out_channels": 16, "kernel_size": 5}),
+            L("maxpool", {"kernel_size": 2}, "S2"),
+            L("conv", {"in_channels": 6, "out_channels": 16, "kernel_size": 5}, "C3"),
             L("relu"),
-            L("maxpool", {"kernel_size": 2}),
-            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}),
+            L("maxpool", {"kernel_size": 2}, "S4"),
+            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
             L("relu"),
             L("flatten"),
-            L("linear", {"in_features": 120, "out_features": 84}),
+            L("linear", {"in_features": 120, "out_features": 84}, "F6"),
             L("relu"),
-            L("linear", {"in_features": 84, "out_features": 10}),
+            L("linear", {"in_features": 84, "out_features": 10}, "output"),
         ),
         loss="cross-entropy",
         target="index",

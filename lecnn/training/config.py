@@ -34,6 +34,7 @@ class TrainConfig:
     dtype: str = "float32"
     logdir: str | None = None
     eval_every: int = 1
+    log_every: int | None = None  # updates between step-level TensorBoard points (None: ~300)
     limit: int | None = None  # train on the first N training digits only
     order: str | None = None  # "shuffle" each pass, or "fixed" (the data's order, every pass)
     augment_kind: str | None = None  # with augment: "affine" distortions or "shift1" (±1 pixel)
@@ -76,6 +77,8 @@ class TrainConfig:
             raise LecnnError(f"--weight-decay {self.weight_decay}: must not be negative")
         if self.eval_every < 1:
             raise LecnnError(f"--eval-every {self.eval_every}: must be at least 1")
+        if self.log_every is not None and self.log_every < 1:
+            raise LecnnError(f"--log-every {self.log_every}: must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise LecnnError(f"--limit {self.limit}: must be at least 1")
         if self.order not in (None, "shuffle", "fixed"):

@@ -15,9 +15,9 @@ from lecnn.training.engine import Engine, make_engine
 
 def engine_from_checkpoint(
     path: str | os.PathLike[str], device: torch.device, impl: str | None = None
-) -> tuple[Engine, TrainConfig]:
+) -> tuple[Engine, TrainConfig, int]:
     """The network saved at ``path`` (run folder or file), in its own or the given implementation
-    (state dicts interchange)."""
+    (state dicts interchange), its config, and the updates it had taken."""
     ckpt = load_checkpoint(path)
     config = TrainConfig.from_dict(ckpt["config"])
     spec = get_spec(config.model)
@@ -28,4 +28,4 @@ def engine_from_checkpoint(
         engine.load_state_dict({k: v.to(device) for k, v in ckpt["model_state"].items()})
     except (KeyError, RuntimeError) as e:
         raise LecnnError(f"{path}: its weights do not fit model {config.model}: {e}") from e
-    return engine, config
+    return engine, config, int(ckpt["progress"]["step"])

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ from lecnn.training.results import RunResult, finish
 
 CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
 HESSIAN_SAMPLES = 500  # examples SDLM re-estimates its curvature on before each pass (the paper's)
+LOG_POINTS = 300  # step-level points per run when --log-every is not given
+# HParams columns: these first, and the first five visible by default (TensorBoard shows five)
+HPARAMS_SHOWN = ("model", "impl", "optimizer", "lr", "batch_size")
+HPARAMS_FIRST = (*HPARAMS_SHOWN, "epochs", "seed", "augment", "device")
 
 
 class Diverged(LecnnError):
@@ -115,6 +120,7 @@ class Trainer:
         )
         self.optimizer = make_optimizer(cfg)
         self.batches = math.ceil(n / cfg.batch_size)
+        self.log_every = cfg.log_every or max(1, self.batches * cfg.epochs // LOG_POINTS)
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
         self.generator = make_generator(self.device, cfg.seed)
@@ -213,9 +219,9 @@ class Trainer:
         may return True to stop as Ctrl-C would."""
         cfg, p, engine, opt = self.config, self.progress, self.engine, self.optimizer
         train = self.data.train
-        logger = RunLogger(str(self.run_dir))
+        self.logger = logger = RunLogger(self.run_dir, names=self.spec.display_name)
         if p.step == 0:
-            logger.config(cfg.to_dict())
+            self._log_start(logger)
         previous = None
         if sys.platform != "win32" and _in_main_thread():
             previous = signal.signal(signal.SIGINT, self.request_stop)
@@ -245,6 +251,7 @@ class Trainer:
                 loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
                 correct = torch.zeros((), dtype=torch.int64, device=self.device)
                 seen = 0
+                logged = (0.0, 0, 0)  # loss_sum, correct, seen when the last step point was logged
                 self._sync()
                 t0 = time.perf_counter()
                 since_check = 0
@@ -264,6 +271,20 @@ class Trainer:
                     p.step += 1
                     since_check += 1
                     stop = on_step(p.step) if on_step is not None else None
+                    if p.step == 1 or p.step % self.log_every == 0:
+                        logger.scalars({"optimizer/lr": opt.lr}, p.step)
+                    if p.step % self.log_every == 0 and seen > logged[2]:
+                        self._check_finite(loss)
+                        now = (float(loss_sum), int(correct), seen)
+                        n = now[2] - logged[2]
+                        logger.metrics(
+                            "train",
+                            "step",
+                            (now[0] - logged[0]) / n,
+                            1.0 - (now[1] - logged[1]) / n,
+                            p.step,
+                        )
+                        logged = now
                     if since_check >= CHECK_EVERY or p.batch == self.batches:
                         self._check_finite(loss)
                         bar.update(since_check)
@@ -283,12 +304,39 @@ class Trainer:
                         return finish(self, status)
                 self._fold(loss_sum, correct, seen, t0)
                 self._end_epoch(logger, bar)
+            return finish(self, status)
+        except Diverged:
+            logger.end_session("diverged")
+            raise
         finally:
             bar.close()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             logger.close()
-        return finish(self, status)
+
+    def _log_start(self, logger: RunLogger) -> None:
+        """What TensorBoard shows before the first pass ends: config, HParams, the graph."""
+        cfg = self.config
+        logger.config(cfg.to_dict())
+        hparams = {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")}
+        hparams["device"] = str(self.device)
+        logger.hparams(
+            {k: hparams.pop(k) for k in HPARAMS_FIRST} | hparams,
+            HPARAMS_SHOWN,
+            {
+                "test error %": ("test", "error_pct/pass"),
+                "test accuracy %": ("test", "accuracy_pct/pass"),
+                "train error %": ("train", "error_pct/pass"),
+                "training seconds": ("", "time/train_seconds"),
+            },
+        )
+        if isinstance(self.engine.net, torch.nn.Module):
+            # traced in eval mode with the RNG state put back: logging draws no random numbers
+            with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit.trace's deprecation notices
+                self.engine.train(False)
+                logger.graph(self.engine.net, self.data.train.x[:1])
+                self.engine.train(True)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         value = float(loss)
@@ -338,21 +386,21 @@ class Trainer:
                 f"error {ev.error:.2%} ({ev.misses} misses) | {record['images_per_s'] or 0:,.0f} images/s"
             )
         p.history.append(record)
+        logger.metrics("train", "pass", record["train_loss"], record["train_error"], p.step)
+        if "test_loss" in record:
+            logger.metrics("test", "pass", record["test_loss"], record["test_error"], p.step)
         logger.scalars(
             {
-                "loss/train": record["train_loss"],
-                "error/train": record["train_error"],
-                "loss/test": record.get("test_loss"),
-                "error/test": record.get("test_error"),
-                "lr": record["lr"],
-                "images_per_s": record["images_per_s"],
+                "speed/images_per_s": record["images_per_s"],
+                "time/train_seconds": record["train_seconds"],
             },
-            epoch,
+            p.step,
         )
-        logger.histograms(self.engine.params(), self.engine.grads(), epoch)
-        first = next(iter(self.engine.params().values()))
+        logger.histograms(self.engine.params(), self.engine.grads(), p.step)
+        name, first = next(iter(self.engine.params().items()))
         if first.dim() == 4:
-            logger.filters(first, epoch)
+            logger.filters(name, first, p.step)
+        logger.flush()
         p.epoch, p.batch, p.order = epoch, 0, None
         p.loss_sum, p.correct, p.seen = 0.0, 0, 0
         self.save()

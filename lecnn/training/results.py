@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lecnn.device import describe_device
-from lecnn.logs.tensorboard import RunLogger
 from lecnn.models import count
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.evaluate import evaluate
@@ -58,20 +57,16 @@ def finish(trainer: Trainer, status: str) -> RunResult:
             "train_loss": ev_train.loss,
             "train_error_running": last.get("train_error"),
         }
-        logger = RunLogger(str(trainer.run_dir))
-        wrong = (ev.predicted != trainer.data.test.y).nonzero().flatten()[:64]
+        logger = trainer.logger
+        wrong = (ev.predicted != trainer.data.test.y).nonzero().flatten()[:36]
         logger.misclassified(
             trainer.data.test.x[wrong].cpu(),
             ev.predicted[wrong].cpu(),
             trainer.data.test.y[wrong].cpu(),
-            p.epoch,
+            p.step,
         )
-        logger.confusion(ev.confusion(trainer.data.test.y), p.epoch)
-        logger.hparams(
-            {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")},
-            {"test_error": ev.error, "train_error": ev_train.error},
-        )
-        logger.close()
+        logger.confusion(ev.confusion(trainer.data.test.y), p.step)
+    trainer.logger.end_session(status)
     text = json.dumps(results, indent=2, default=str)
     write_atomically(trainer.run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(trainer.run_dir, status, results)
