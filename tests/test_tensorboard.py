@@ -80,13 +80,14 @@ def test_step_level_points_and_learning_rate_from_the_first_update(run):
         assert e.value == pytest.approx(expected, rel=1e-5)
 
 
-def test_default_run_has_a_few_hundred_step_points(data28):
-    trainer = Trainer(TrainConfig(device="cpu", logdir=None), data=data28, progress_bar=False)
+def test_default_run_has_a_few_hundred_step_points(data28, tmp_path):
+    trainer = Trainer(TrainConfig(device="cpu", logdir=str(tmp_path / "a")), data=data28)
+    trainer.close()
     points = trainer.batches * trainer.config.epochs // trainer.log_every
     assert LOG_POINTS <= points < 2 * LOG_POINTS
-    per_example = Trainer(
-        TrainConfig(device="cpu", batch_size=1, epochs=2, limit=5000), data=data28
-    )
+    cfg = TrainConfig(device="cpu", batch_size=1, epochs=2, limit=5000, logdir=str(tmp_path / "b"))
+    per_example = Trainer(cfg, data=data28)
+    per_example.close()
     assert per_example.log_every == 2 * 5000 // LOG_POINTS  # per-example runs get curves too
 
 

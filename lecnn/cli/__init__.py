@@ -1,13 +1,35 @@
-"""The ``lecnn`` command line: data → layers → models → training → logging, one subcommand each."""
+"""The ``lecnn`` command line: data → layers → models → training → logging, one subcommand each.
+
+Exit codes: 0 done; 1 a run diverged; 2 bad input or an unusable environment (paths, permissions,
+disk full, absent device or data); 130 interrupted (Ctrl-C); 70 a bug in lecnn (the only case
+that prints a traceback)."""
 
 from __future__ import annotations
 
+import errno
 import sys
+import traceback
+import warnings
 
 from lecnn import __version__
 from lecnn.cli import evaluate, inspect, lecture, reproduce, train
 from lecnn.cli.common import Parser
 from lecnn.errors import LecnnError
+
+BUG = 70  # EX_SOFTWARE
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free some space",
+    errno.EDQUOT: "the disk quota is exhausted; free some space",
+    errno.EACCES: "permission denied; choose a folder you can write to",
+    errno.EPERM: "operation not permitted; choose a folder you can write to",
+    errno.EROFS: "the file system is read-only; choose another folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "is a folder where a file was expected",
+    errno.ENOENT: "no such file or folder",
+    errno.EEXIST: "already exists",
+    errno.ENAMETOOLONG: "the name is too long",
+}
 
 
 def build_parser() -> Parser:
@@ -22,17 +44,41 @@ def build_parser() -> Parser:
     return parser
 
 
+def describe_os_error(e: OSError) -> str:
+    """One line for an OSError: the path, what went wrong, what to do."""
+    where = e.filename if e.filename is not None else ""
+    hint = _OS_HINTS.get(e.errno, e.strerror or type(e).__name__)
+    return f"{where}: {hint}" if where else hint
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    prefix = f"lecnn {args.command}: error:"
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            # library deprecation notices are not the user's business: stderr is for errors
+            warnings.simplefilter("ignore")
+            return args.run(args)
     except LecnnError as e:
-        sys.stderr.write(f"lecnn {args.command}: error: {e}\n")
+        sys.stderr.write(f"{prefix} {e}\n")
         return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         sys.stderr.write(f"lecnn {args.command}: interrupted\n")
         return 130
+    except OSError as e:
+        sys.stderr.write(f"{prefix} {describe_os_error(e)}\n")
+        return 2
+    except MemoryError:
+        sys.stderr.write(f"{prefix} out of memory; try a smaller --batch-size or --limit\n")
+        return 2
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write(
+            f"lecnn {args.command}: internal error: this is a bug in lecnn; please report it "
+            "with the traceback above\n"
+        )
+        return BUG

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import NoReturn
 
@@ -31,24 +32,66 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**64-1 (default 0)")
     p.add_argument(
         "--deterministic", action="store_true", help="use torch's deterministic algorithms only"
     )
 
 
 def whole_number(text: str) -> int:
-    """An int, with a one-line message for anything else (ranges are checked where the value is
-    used, e.g. TrainConfig.validate)."""
+    """An int, with a one-line message for anything else."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def at_least(low: int):
+    """An argparse type: a whole number ≥ ``low``."""
+
+    def parse(text: str) -> int:
+        value = whole_number(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}, the smallest allowed")
+        return value
+
+    parse.__name__ = f"whole number ≥ {low}"
+    return parse
+
+
+positive_int = at_least(1)
+
+SEED_MAX = 2**64 - 1  # torch.manual_seed takes seeds in [0, 2**64)
+
+
+def seed(text: str) -> int:
+    """A seed torch accepts: a whole number from 0 to 2**64 − 1."""
+    value = whole_number(text)
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 to 2**64-1, the seeds torch takes")
     return value
 
 
 def number(text: str) -> float:
+    """A finite float."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_number(text: str) -> float:
+    value = number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be greater than 0")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    value = number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must not be negative")
+    return value

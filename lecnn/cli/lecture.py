@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lecnn.cli.common import add_data_args, whole_number
+from lecnn.cli.common import add_data_args, positive_int, seed
 
 STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
 
@@ -13,7 +13,7 @@ STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--logdir", help="TensorBoard folder (default runs/lecture-<step>-<time>)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
 
 
 def add_parsers(sub) -> None:
@@ -21,16 +21,16 @@ def add_parsers(sub) -> None:
     p.add_argument("step", choices=STEPS)
     _common(p)
     add_data_args(p)
-    p.add_argument("--trials", type=whole_number, default=20, help="xor: random starts")
-    p.add_argument("--passes", type=whole_number, help="sgd/capacity: passes over the data")
-    p.add_argument("--limit", type=whole_number, help="sgd/capacity: training digits used")
+    p.add_argument("--trials", type=positive_int, default=20, help="xor: random starts")
+    p.add_argument("--passes", type=positive_int, help="sgd/capacity: passes over the data")
+    p.add_argument("--limit", type=positive_int, help="sgd/capacity: training digits used")
     p.set_defaults(run=run_lecture)
 
     p = sub.add_parser("compare", help="linear, k-NN, MLP, the 1989 net and LeNet-5 on MNIST")
     _common(p)
     add_data_args(p)
-    p.add_argument("--limit", type=whole_number, help="train on the first N digits (quick look)")
-    p.add_argument("--epochs", type=whole_number, help="passes for every trained classifier")
+    p.add_argument("--limit", type=positive_int, help="train on the first N digits (quick look)")
+    p.add_argument("--epochs", type=positive_int, help="passes for every trained classifier")
     p.set_defaults(run=run_compare)
 
 

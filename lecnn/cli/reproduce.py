@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from lecnn.cli.common import add_data_args, whole_number
+from lecnn.cli import common
 from lecnn.models import IMPLS
 
 
@@ -24,13 +24,21 @@ def add_parsers(sub) -> None:
     p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort")
     p.add_argument("--impl", default="both", choices=["both", *IMPLS])
     p.add_argument("--device", default="auto")
-    p.add_argument("--seeds", type=whole_number, default=3, help="how many seeds (default 3)")
-    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
-    p.add_argument("--epochs", type=whole_number, help="shorten to N passes (marked in the report)")
-    p.add_argument("--limit", type=whole_number, help="shorten to N training digits (marked)")
+    p.add_argument(
+        "--seeds", type=common.whole_number, default=3, help="how many seeds (default 3)"
+    )
+    p.add_argument(
+        "--first-seed", type=common.seed, default=0, help="seeds run from here (default 0)"
+    )
+    p.add_argument(
+        "--epochs", type=common.positive_int, help="shorten to N passes (marked in the report)"
+    )
+    p.add_argument(
+        "--limit", type=common.positive_int, help="shorten to N training digits (marked)"
+    )
     p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
     p.add_argument("--no-progress", action="store_true")
-    add_data_args(p)
+    common.add_data_args(p)
     p.set_defaults(run=run_reproduce)
 
     p = sub.add_parser("report", help="write runs/REPRODUCTION.md from the run summaries")
@@ -50,6 +58,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         raise LecnnError("--distort applies to lenet5 only")
     if args.seeds < 1:  # zero seeds would write a report of nothing
         raise LecnnError(f"--seeds {args.seeds}: must be at least 1")
+    _runs_dir(args.runs_dir, must_exist=False)
     proto = protocol(args.paper, variant)
     select_device(args.device)
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
@@ -76,8 +85,24 @@ def run_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs_dir(path: str, *, must_exist: bool) -> Path:
+    """``--runs-dir`` checked before any work: a folder (or, to be created, not a file)."""
+    from lecnn.errors import LecnnError
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise LecnnError(f"--runs-dir {path}: is a file, not a folder")
+    if must_exist and not (folder / "summaries").is_dir():
+        raise LecnnError(
+            f"--runs-dir {path}: no run summaries there ({folder / 'summaries'} is missing); "
+            "run lecnn reproduce first or point --runs-dir at its folder"
+        )
+    return folder
+
+
 def run_report(args: argparse.Namespace) -> int:
     from lecnn.repro.report import write_report
 
+    _runs_dir(args.runs_dir, must_exist=True)
     print(f"report: {write_report(args.runs_dir)}")
     return 0

@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--batch-size", type=whole_number, help="examples per update (1 = per-example SGD)"
     )
-    p.add_argument("--lr", type=number, help="learning rate α")
+    p.add_argument("--lr", type=number, help="learning rate α (finite, > 0)")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS))
     p.add_argument(
         "--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,..."
@@ -55,7 +55,17 @@ def add_parser(sub) -> None:
         "test/), checkpoint.pt, results.json (default runs/<model>-<impl>-<timestamp>); view it "
         "with tensorboard --logdir RUN_DIR, or its parent folder to compare runs",
     )
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its checkpoint; with --epochs N, extend it to N passes "
+        "(--data-dir and --device may change, other settings stay the run's own)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run that --logdir already holds (its checkpoint, results and events)",
+    )
     p.add_argument("--eval-every", type=whole_number, default=1, help="test every N passes")
     p.add_argument(
         "--log-every",
@@ -95,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
         order=args.order,
     )
     trainer = Trainer(  # checks the settings and the device before it loads any data
-        config, resume=args.resume, progress_bar=False if args.no_progress else None
+        config,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress_bar=False if args.no_progress else None,
     )
     cfg = trainer.config
     if args.device == "auto":

@@ -21,56 +21,75 @@ IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 
 
-def read_bytes(path: Path) -> bytes:
-    """The uncompressed bytes of ``path`` (gunzipped when it ends in .gz)."""
+#: more items than any MNIST-format split holds (EMNIST's largest has 814,255): a header that
+#: promises more is refused before anything is decompressed
+MAX_ITEMS = 1_000_000
+
+
+def read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """Stream IDX ``path`` (gunzipped when it ends in .gz): the header is checked first, then
+    exactly the bytes it promises are read, so a decompression bomb stops at the expected size.
+    Returns the items as a uint8 array N×item_shape and the SHA-256 of the uncompressed file."""
+    ndim = 1 + len(item_shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    digest = hashlib.sha256()
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        with opener(path, "rb") as f:
+            head = f.read(4)
+            digest.update(head)
+            if len(head) < 4:
+                raise LecnnError(f"{path}: only {len(head)} bytes, not an IDX file; fetch it again")
+            (found,) = struct.unpack(">i", head)
+            if found != magic:
+                raise LecnnError(
+                    f"{path}: wrong IDX magic number {found} (expected {magic}); "
+                    "is this the right file (images 2051, labels 2049)?"
+                )
+            raw_dims = f.read(4 * ndim)
+            digest.update(raw_dims)
+            if len(raw_dims) < 4 * ndim:
+                raise LecnnError(f"{path}: truncated header; fetch the file again")
+            dims = struct.unpack(f">{ndim}I", raw_dims)
+            if tuple(dims[1:]) != item_shape:
+                raise LecnnError(
+                    f"{path}: items are {'x'.join(map(str, dims[1:]))}, expected "
+                    f"{'x'.join(map(str, item_shape))}"
+                )
+            n = dims[0]
+            if n > MAX_ITEMS:
+                raise LecnnError(
+                    f"{path}: the header promises {n:,} items, more than any MNIST-format set "
+                    f"({MAX_ITEMS:,} at most); the file is damaged or not a digit set"
+                )
+            expected = n * int(np.prod(item_shape, dtype=np.int64))
+            body = f.read(expected)
+            digest.update(body)
+            if len(body) < expected:
+                raise LecnnError(
+                    f"{path}: truncated: {len(body)} data bytes where the header promises "
+                    f"{expected} ({n} items); fetch the file again"
+                )
+            if f.read(1):
+                raise LecnnError(
+                    f"{path}: has trailing bytes after the {n} items its header promises; "
+                    "fetch the file again"
+                )
     except (OSError, EOFError, zlib.error) as e:
         raise LecnnError(f"{path}: cannot read ({e}); the file is damaged, fetch it again") from e
-
-
-def parse_idx(path: Path, data: bytes, magic: int, item_shape: tuple[int, ...]) -> np.ndarray:
-    """Check the header and size of IDX ``data`` and return it as a uint8 array N×item_shape."""
-    ndim = 1 + len(item_shape)
-    header = 4 + 4 * ndim
-    if len(data) < 4:
-        raise LecnnError(f"{path}: only {len(data)} bytes, not an IDX file; fetch it again")
-    (found,) = struct.unpack(">i", data[:4])
-    if found != magic:
-        raise LecnnError(
-            f"{path}: wrong IDX magic number {found} (expected {magic}); "
-            "is this the right file (images 2051, labels 2049)?"
-        )
-    if len(data) < header:
-        raise LecnnError(f"{path}: truncated header ({len(data)} bytes); fetch the file again")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    if tuple(dims[1:]) != item_shape:
-        raise LecnnError(
-            f"{path}: items are {'x'.join(map(str, dims[1:]))}, expected "
-            f"{'x'.join(map(str, item_shape))}"
-        )
-    n = dims[0]
-    expected = header + n * int(np.prod(item_shape, dtype=np.int64))
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "has trailing bytes"
-        raise LecnnError(
-            f"{path}: {what}: {len(data)} bytes where the header promises {expected} "
-            f"({n} items); fetch the file again"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape((n, *item_shape))
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    array = np.frombuffer(body, dtype=np.uint8).reshape((n, *item_shape))
+    return array, digest.hexdigest()
 
 
 def read_sha256sums(path: Path) -> dict[str, str]:
     """Parse a ``SHA256SUMS`` file into {file name: hex digest} (``*name`` binary marks allowed)."""
     sums: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LecnnError(
+            f"{path}: not a text file of 'SHA256  filename' lines; fix or remove it"
+        ) from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

@@ -12,15 +12,30 @@ from PIL import Image, UnidentifiedImageError
 
 from lecnn.errors import LecnnError
 
+#: the largest image read (a phone photo is about 12 megapixels): its size is checked from the
+#: header, before any pixel is decoded, so a huge or malicious file costs no memory
+MAX_PIXELS = 40_000_000
+
 
 def load_digit(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Read an image file (any size; dark-on-light or light-on-dark) → uint8 28×28 tensor."""
+    """Read an image file (dark-on-light or light-on-dark, up to MAX_PIXELS) → uint8 28×28."""
     try:
         with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise LecnnError(
+                    f"{path}: {w}×{h} pixels is larger than the {MAX_PIXELS:,} this reads; "
+                    "crop or shrink the image to the digit"
+                )
             im.load()
             gray = np.asarray(im.convert("L"), dtype=np.float64)
     except FileNotFoundError:
         raise LecnnError(f"{path}: no such file") from None
+    except Image.DecompressionBombError:  # PIL's own limit, above ours: refused from the header
+        raise LecnnError(
+            f"{path}: larger than the {MAX_PIXELS:,} pixels this reads; "
+            "crop or shrink the image to the digit"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise LecnnError(f"{path}: not an image PIL can read (PNG, JPEG, ...): {e}") from None
     return to_mnist(gray, str(path))

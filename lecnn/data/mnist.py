@@ -10,20 +10,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lecnn.data.idx import (
-    IMAGES_MAGIC,
-    LABELS_MAGIC,
-    parse_idx,
-    read_bytes,
-    read_sha256sums,
-    sha256,
-)
+from lecnn.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_sha256sums
 from lecnn.errors import LecnnError
 
 DATA_ENV = "LECNN_DATA"
 
 #: dataset name -> torchvision class name (also its folder under ``root/``)
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
+
+#: SHA-256 of the canonical uncompressed files, to tell one data set from another (only MNIST's
+#: are recorded here; they are the sums of the files yann.lecun.com and torchvision serve)
+KNOWN_SUMS = {
+    "mnist": {
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    }
+}
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -90,31 +94,40 @@ def locate(data_dir: Path, dataset: str = "mnist") -> Path | None:
     return None
 
 
-def read_folder(folder: Path) -> Digits:
-    """Read and verify the four IDX files in ``folder`` (magic, sizes, counts, labels, SHA256SUMS)."""
+def read_folder(folder: Path, dataset: str = "mnist") -> Digits:
+    """Read and verify the four IDX files in ``folder`` (magic, sizes, counts, labels,
+    SHA256SUMS, and that they are not a known copy of another data set than ``dataset``)."""
     sums_path = folder / "SHA256SUMS"
     sums = read_sha256sums(sums_path) if sums_path.is_file() else None
     arrays: dict[str, np.ndarray] = {}
+    digests: set[str] = set()
     for key, name in FILES.items():
         path = _find(folder, name)
         assert path is not None  # locate() checked
-        data = read_bytes(path)
+        if key.endswith("images"):
+            arrays[key], digest = read_idx(path, IMAGES_MAGIC, (28, 28))
+        else:
+            arrays[key], digest = read_idx(path, LABELS_MAGIC, ())
         if sums is not None:
             if name not in sums:
                 raise LecnnError(f"{sums_path}: has no line for {name}; add it or remove the file")
-            if sha256(data) != sums[name]:
+            if digest != sums[name]:
                 raise LecnnError(
                     f"{path}: SHA-256 mismatch against {sums_path.name} "
                     "(the file is corrupt or a different version); fetch it again"
                 )
-        if key.endswith("images"):
-            arrays[key] = parse_idx(path, data, IMAGES_MAGIC, (28, 28))
-        else:
-            labels = parse_idx(path, data, LABELS_MAGIC, ())
+        if key.endswith("labels"):
+            labels = arrays[key]
             if labels.size and labels.max() > 9:
                 bad = int(np.argmax(labels > 9))
                 raise LecnnError(f"{path}: label {int(labels[bad])} at index {bad} is outside 0-9")
-            arrays[key] = labels
+        digests.add(digest)
+    for other, known in KNOWN_SUMS.items():
+        if other != dataset and digests & known:
+            raise LecnnError(
+                f"{folder}: these are {other} files, not {dataset}; pass --dataset {other} "
+                f"or point --data-dir at a {dataset} folder"
+            )
     for split in ("train", "test"):
         n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
         if n_img != n_lab:
@@ -209,4 +222,4 @@ def load_mnist(
         folder = locate(root, dataset)
         if folder is None:
             raise LecnnError(f"download of {dataset} into {root} left no IDX files")
-    return read_folder(folder)
+    return read_folder(folder, dataset)

@@ -19,6 +19,7 @@ update. Error and accuracy are in percent, as the command line prints them.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -35,8 +36,18 @@ SPLITS = ("train", "test")
 
 
 def timestamped_run_dir(name: str) -> Path:
-    """``runs/<name>-<YYYYmmdd-HHMMSS>``: where a run goes when no folder is given."""
-    return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    """``runs/<name>-<YYYYmmdd-HHMMSS>``, created here: where a run goes when no folder is given.
+    Two runs started in the same second get their own folders (``...-2``, ``...-3``)."""
+    base = Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir()  # atomic: of two processes, one gets each name
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "too many runs started this second", str(base))
 
 
 def _same(name: str) -> str:
@@ -90,10 +101,18 @@ class RunLogger:
     ) -> None:
         for name, p in params.items():
             shown = self.names(name)
-            self.writer.add_histogram(f"weights/{shown}", p.detach().float().cpu(), step)
+            self._histogram(f"weights/{shown}", p, step)
             g = grads.get(name)
             if g is not None:
-                self.writer.add_histogram(f"grads/{shown}", g.detach().float().cpu(), step)
+                self._histogram(f"grads/{shown}", g, step)
+
+    def _histogram(self, tag: str, values: torch.Tensor, step: int) -> None:
+        try:
+            self.writer.add_histogram(tag, values.detach().double().cpu(), step)
+        except ValueError:
+            # TensorBoard cannot bin values near float64's limits (a run on its way to diverging):
+            # that histogram is left out, the run goes on to its finite-value check
+            pass
 
     def filters(self, name: str, weight: torch.Tensor, step: int) -> None:
         """The kernels of the convolution whose weight is ``name``, enlarged."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -18,24 +19,63 @@ from lecnn.errors import LecnnError
 FORMAT = "lecnn-checkpoint"
 VERSION = 1
 FILENAME = "checkpoint.pt"
+TEMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
-    """Have ``write`` fill a temp file in ``path``'s folder, then rename it to ``path``, so a
-    crash mid-write leaves the previous file intact."""
+    """Have ``write`` fill a temp file in ``path``'s folder, then rename it to ``path`` and sync the
+    folder, so a crash mid-write leaves the previous file intact. The file gets the mode a plain
+    ``open`` would give it (0644 under the usual umask). A full disk is a LecnnError that says
+    the previous file is kept."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+        _fsync_dir(path.parent)
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = f"the previous {path.name} is kept" if path.exists() else "nothing was written"
+            raise LecnnError(
+                f"{path}: the disk is full; {kept}; free some space, then continue with --resume"
+            ) from e
         raise
     return path
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete the temp files an interrupted ``write_atomically`` (kill -9, power loss) left in
+    ``folder``; call it only while holding the folder's lock."""
+    stale = [p for p in folder.glob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:

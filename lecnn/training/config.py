@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -69,12 +70,16 @@ class TrainConfig:
             raise LecnnError(f"--epochs {self.epochs}: must be at least 1")
         if self.batch_size is not None and self.batch_size < 1:
             raise LecnnError(f"--batch-size {self.batch_size}: must be at least 1")
-        if self.lr is not None and not self.lr > 0:
-            raise LecnnError(f"--lr {self.lr}: the learning rate must be positive")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise LecnnError(f"--lr {self.lr}: the learning rate must be positive and finite")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise LecnnError(f"--optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
-        if self.weight_decay is not None and self.weight_decay < 0:
-            raise LecnnError(f"--weight-decay {self.weight_decay}: must not be negative")
+        if self.weight_decay is not None and not (
+            self.weight_decay >= 0 and math.isfinite(self.weight_decay)
+        ):
+            raise LecnnError(f"--weight-decay {self.weight_decay}: must be finite and not negative")
+        if not 0 <= self.seed < 2**64:
+            raise LecnnError(f"--seed {self.seed}: torch takes seeds from 0 to 2**64-1")
         if self.eval_every < 1:
             raise LecnnError(f"--eval-every {self.eval_every}: must be at least 1")
         if self.log_every is not None and self.log_every < 1:
@@ -120,18 +125,20 @@ def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
         if name == "constant" and not arg:
             return M.Constant(lr)
         if name == "inverse":
-            return M.InverseTime(lr, float(arg) if arg else steps_per_epoch)
+            return M.InverseTime(lr, _positive(arg, text) if arg else steps_per_epoch)
         if name == "linear" and not arg:
             return M.LinearDecay(lr, total)
         if name == "cosine" and not arg:
             return M.Cosine(lr, total)
         if name == "passlinear" and arg:
-            return M.PassLinear(lr, float(arg), epochs)
+            return M.PassLinear(lr, _positive(arg, text), epochs)
         if name == "steps" and arg:
             pairs = []
             for part in arg.split(","):
                 n, _, rate = part.partition("x")
-                pairs.append((int(n), float(rate)))
+                if int(n) < 1:
+                    raise LecnnError(f"--schedule {text!r}: each step lasts at least 1 pass")
+                pairs.append((int(n), _positive(rate, text)))
             return M.Steps(pairs)
     except ValueError:
         pass
@@ -139,3 +146,11 @@ def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
         f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine, passlinear:F or "
         "steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
     )
+
+
+def _positive(text: str, schedule: str) -> float:
+    """A schedule's number: finite and greater than 0 (a rate ≤ 0 would train uphill or stall)."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise LecnnError(f"--schedule {schedule!r}: {text} must be a finite number greater than 0")
+    return value

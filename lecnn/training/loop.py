@@ -30,6 +30,8 @@ from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.engine import Engine, ManualEngine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.results import RunResult, finish
+from lecnn.training.resume import first_line, resumed_config
+from lecnn.training.rundir import claim, remove_if_unused
 
 CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
 HESSIAN_SAMPLES = 500  # examples SDLM re-estimates its curvature on before each pass (the paper's)
@@ -94,13 +96,46 @@ class Trainer:
         data: Prepared | None = None,
         resume: str | os.PathLike[str] | None = None,
         progress_bar: bool | None = None,
+        overwrite: bool = False,
     ) -> None:
         ckpt = None
         if resume is not None:
-            ckpt = load_checkpoint(resume)
-            saved = TrainConfig.from_dict(ckpt["config"])
-            saved.device = config.device if config.device != "auto" else saved.device
-            config = saved
+            run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
+            self._lock = claim(run_dir, resume=True, overwrite=False)
+            try:
+                ckpt = load_checkpoint(resume)
+                config = resumed_config(TrainConfig.from_dict(ckpt["config"]), config, ckpt)
+            except BaseException:
+                self._lock.release()
+                raise
+        else:
+            config.resolved()  # check the settings before touching the disk
+            fresh = not config.logdir or not Path(config.logdir).exists()
+            run_dir = Path(config.logdir) if config.logdir else default_run_dir(config)
+            self._lock = claim(run_dir, resume=False, overwrite=overwrite)
+        try:
+            self._setup(config, data, run_dir, ckpt)
+        except BaseException:
+            self._lock.release()
+            if ckpt is None and fresh:
+                remove_if_unused(run_dir)  # a run that never started leaves no folder behind
+            raise
+        self.progress_bar = progress_bar
+        self._stop = False
+        self.final_test: Evaluation | None = None  # the test evaluation after the last pass
+
+    def _setup(
+        self,
+        config: TrainConfig,
+        data: Prepared | None,
+        run_dir: Path,
+        ckpt: dict[str, Any] | None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.checkpoint_path = run_dir / FILENAME
+        config.logdir = str(run_dir.resolve())  # saved paths are absolute: resume from anywhere
+        if config.data_dir is not None:
+            config.data_dir = str(Path(config.data_dir).expanduser().resolve())
         self.config = cfg = config.resolved()
         self.spec = get_spec(cfg.model)
         self.device = select_device(cfg.device)
@@ -127,15 +162,11 @@ class Trainer:
         self.augment = AUGMENTATIONS[cfg.augment_kind]
         self.progress = Progress()
         if ckpt is not None:
-            self.run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
             self._restore(ckpt)
-        else:
-            self.run_dir = Path(cfg.logdir) if cfg.logdir else default_run_dir(cfg)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_path = self.run_dir / FILENAME
-        self.progress_bar = progress_bar
-        self._stop = False
-        self.final_test: Evaluation | None = None  # the test evaluation after the last pass
+
+    def close(self) -> None:
+        """Release the run folder (``run`` does this when it returns)."""
+        self._lock.release()
 
     # -- checkpoints ------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
@@ -162,7 +193,15 @@ class Trainer:
         }
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        self.engine.load_state_dict({k: v.to(self.device) for k, v in ckpt["model_state"].items()})
+        try:
+            self.engine.load_state_dict(
+                {k: v.to(self.device) for k, v in ckpt["model_state"].items()}
+            )
+        except (KeyError, RuntimeError) as e:
+            raise LecnnError(
+                f"{self.checkpoint_path}: its weights do not fit model {self.config.model} "
+                f"({first_line(e)}); the checkpoint is damaged or from another model"
+            ) from e
         opt = ckpt["optimizer_state"]
         opt["state"] = {
             k: {n: t.to(self.device) for n, t in s.items()} for k, s in opt["state"].items()
@@ -296,7 +335,7 @@ class Trainer:
                         )
                         since_check = 0
                     if stop or self._stop:
-                        self._check_finite(loss)
+                        self._check_finite(loss, weights=True)
                         bar.update(since_check)
                         self._fold(loss_sum, correct, seen, t0)
                         self.save()
@@ -313,6 +352,7 @@ class Trainer:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             logger.close()
+            self.close()
 
     def _log_start(self, logger: RunLogger) -> None:
         """What TensorBoard shows before the first pass ends: config, HParams, the graph."""
@@ -338,19 +378,32 @@ class Trainer:
                 logger.graph(self.engine.net, self.data.train.x[:1])
                 self.engine.train(True)
 
-    def _check_finite(self, loss: torch.Tensor) -> None:
+    def _check_finite(self, loss: torch.Tensor, weights: bool = False) -> None:
+        """Stop with Diverged when the loss (or, with ``weights``, any weight) is not finite,
+        before anything logs or saves it: the last good checkpoint stays as it was."""
         value = float(loss)
-        if math.isfinite(value):
+        bad = None if math.isfinite(value) else f"the loss became {value}"
+        if bad is None and weights:
+            for name, w in self.engine.params().items():
+                if not bool(torch.isfinite(w).all()):
+                    bad = f"weight {self.spec.display_name(name)} became non-finite"
+                    break
+        if bad is None:
             return
-        p = self.progress
+        cfg, p = self.config, self.progress
         kept = (
             f"the last good checkpoint is kept in {self.checkpoint_path}"
             if self.checkpoint_path.exists()
             else "no checkpoint had been written yet"
         )
+        causes = [f"--lr {cfg.lr:g}"]
+        if cfg.weight_decay:
+            causes.append(f"--weight-decay {cfg.weight_decay:g}")
+        if cfg.schedule != "constant":
+            causes.append(f"--schedule {cfg.schedule}")
         raise Diverged(
-            f"the loss became {value} at pass {p.epoch + 1}, update {p.step}: the learning rate "
-            f"(--lr {self.config.lr:g}) is probably too high, try a smaller one; {kept}"
+            f"{bad} at pass {p.epoch + 1}, update {p.step}: the learning rate is too high for "
+            f"this model (set by {', '.join(causes)}); try a smaller --lr; {kept}"
         )
 
     def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, t0: float) -> None:
@@ -364,6 +417,7 @@ class Trainer:
 
     def _end_epoch(self, logger: RunLogger, bar: tqdm) -> None:
         cfg, p = self.config, self.progress
+        self._check_finite(torch.tensor(p.loss_sum / p.seen), weights=True)
         epoch = p.epoch + 1
         record: dict[str, Any] = {
             "epoch": epoch,
