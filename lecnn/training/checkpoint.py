@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
-import pickle
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -79,10 +78,11 @@ def remove_stale_temps(folder: Path) -> list[Path]:
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically (see ``write_atomically``)."""
-    return write_atomically(
-        path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
-    )
+    """Write ``payload`` to ``path`` atomically (see ``write_atomically``). It is serialised in
+    memory first, so a failing disk surfaces as the OSError it is, not inside torch's writer."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **payload}, buffer)
+    return write_atomically(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:
@@ -100,7 +100,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location="cpu") -> dict[st
     path = resolve(path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as e:
+    except Exception as e:  # an untrusted file: whatever the unpickler raises means "unreadable"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise LecnnError(f"{path}: not a readable lecnn checkpoint ({first[:160]})") from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
