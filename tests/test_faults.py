@@ -101,7 +101,17 @@ def _partial(folder: Path) -> None:
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
 
 
+def _gzip_bomb(folder: Path) -> None:
+    # a valid header for the 500 test images, then 64 MB of zeros (64 kB compressed): reading
+    # stops one byte past what the header promises instead of inflating it all
+    path = folder / "t10k-images-idx3-ubyte.gz"
+    data = gzip.decompress(path.read_bytes()) + bytes(64 * 2**20)
+    path.write_bytes(gzip.compress(data, compresslevel=1))
+    (folder / "SHA256SUMS").unlink()
+
+
 DATA_DAMAGE = {
+    "gzbomb": _gzip_bomb,
     "label10": _labels(10),
     "label255": _labels(255),
     "binsums": _binary_sums,
@@ -169,10 +179,12 @@ CASES = {
     "label 255": Case("data --data-dir {data-label255}", 2, r"label 255 at index 3"),
     "binary SHA256SUMS": Case("data --data-dir {data-binsums}", 2, r"not a text file"),
     "IDX bomb header": Case("data --data-dir {data-bomb}", 2, r"2,147,483,648 items"),
+    "gzip bomb": Case("data --data-dir {data-gzbomb}", 2, r"trailing bytes after the 500 items"),
     "data dir missing parts": Case("data --data-dir {data-partial}", 2, r"missing"),
     # evaluate, predict
     "evaluate missing": Case("evaluate {tmp}/nothing", 2, r"no such checkpoint"),
     "evaluate no checkpoint": Case("evaluate {norun}", 2, r"no such checkpoint"),
+    "evaluate other model": Case("evaluate {other} --device cpu", 2, r"do not fit model mlp \("),
     "evaluate bad device": Case("evaluate {run} --device quantum", 2, r"not a device"),
     "predict missing image": Case("predict {run} {tmp}/none.png --device cpu", 2, r"no such"),
     "predict not an image": Case("predict {run} {garbage} --device cpu", 2, r"not an image"),
@@ -340,3 +352,28 @@ def test_disk_full_keeps_the_last_good_checkpoint(subset_dir, small_disk):
     assert ckpt["progress"]["epoch"] >= 1
     assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values())
     assert not list(run.glob(".*.tmp"))  # the failed write cleaned up after itself
+
+
+def test_resume_extends_a_finished_run_as_if_planned(subset_dir, tmp_path, capsys):
+    """--resume RUN --epochs N: with a constant rate the extended run equals a straight N-pass run;
+    the schedule is defined over the new length."""
+    args = ["train", "--data-dir", str(subset_dir), *TINY[:-3], "--deterministic", "--no-progress"]
+    assert main([*args, "--epochs", "1", "--logdir", str(tmp_path / "a")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "a"), "--epochs", "3", "--no-progress"]) == 0
+    assert main([*args, "--epochs", "3", "--logdir", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    (wa, ha), (wb, hb) = _final(tmp_path / "a"), _final(tmp_path / "b")
+    assert ha == hb and len(ha) == 3
+    assert all(torch.equal(wa[k], wb[k]) for k in wb)
+    # the resumed run's folder and data paths were saved absolute: it resumes from anywhere
+    cfg = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["config"]
+    assert Path(cfg["logdir"]).is_absolute() and Path(cfg["data_dir"]).is_absolute()
+    assert oct((tmp_path / "a" / "checkpoint.pt").stat().st_mode & 0o777) == oct(
+        0o666 & ~_umask()
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -11,6 +11,7 @@ from lecnn.models import get_spec
 from lecnn.training.checkpoint import load_checkpoint
 from lecnn.training.config import TrainConfig
 from lecnn.training.engine import Engine, make_engine
+from lecnn.training.resume import first_line
 
 
 def engine_from_checkpoint(
@@ -27,5 +28,8 @@ def engine_from_checkpoint(
     try:
         engine.load_state_dict({k: v.to(device) for k, v in ckpt["model_state"].items()})
     except (KeyError, RuntimeError) as e:
-        raise LecnnError(f"{path}: its weights do not fit model {config.model}: {e}") from e
+        raise LecnnError(
+            f"{path}: its weights do not fit model {config.model} ({first_line(e)}); "
+            "the checkpoint is damaged or from another model"
+        ) from e
     return engine, config, int(ckpt["progress"]["step"])
