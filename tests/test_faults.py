@@ -368,9 +368,7 @@ def test_resume_extends_a_finished_run_as_if_planned(subset_dir, tmp_path, capsy
     # the resumed run's folder and data paths were saved absolute: it resumes from anywhere
     cfg = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["config"]
     assert Path(cfg["logdir"]).is_absolute() and Path(cfg["data_dir"]).is_absolute()
-    assert oct((tmp_path / "a" / "checkpoint.pt").stat().st_mode & 0o777) == oct(
-        0o666 & ~_umask()
-    )
+    assert oct((tmp_path / "a" / "checkpoint.pt").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
 def _umask() -> int:
