@@ -76,6 +76,24 @@ CHAINS = {
         ],
         (2, 1, 1, 1),
     ),
+    # the second convolution is not the first layer: the pass goes back through its input
+    "conv-tanh-conv": (
+        [
+            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 3}),
+            L("tanh"),
+            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 1}),
+            L("sigmoid"),
+        ],
+        (3, 1, 3, 3),
+    ),
+    "conv-scaledtanh-conv-padded": (
+        [
+            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 2, "stride": 2}),
+            L("scaled_tanh"),
+            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 3, "padding": 1}),
+        ],
+        (4, 1, 2, 2),
+    ),
     "subsampling": (
         [
             L("subsampling", {"channels": 1}),
@@ -171,3 +189,22 @@ def test_sdlm_steps_are_eta_over_mu_plus_h():
     assert torch.allclose(w["w"], torch.tensor([1 - 0.1 / 0.02, 1 - 0.1 / 1.0], dtype=D))
     with pytest.raises(RuntimeError, match="set_hessian"):
         M.SDLM(0.1).step(w, w)
+
+
+@pytest.mark.parametrize("model", ["lenet5", "lecun1989"])
+def test_every_estimate_of_a_whole_network_is_non_negative(model, mnist):
+    """Many units per layer (the off-diagonal terms dropped): every estimate stays ≥ 0 and the
+    convolutions deep in the net get positive curvature, as SDLM's steps η/(μ + h) need."""
+    from lecnn.data import prepare
+    from lecnn.models import build, build_loss, get_spec
+    from lecnn.training.engine import encode_targets
+
+    spec = get_spec(model)
+    data = prepare(mnist, spec.input, torch.device("cpu"), dtype=D)
+    net = build(spec, "manual", seed=0, dtype=D)
+    x, y = data.train.x[:64], data.train.y[:64]
+    hess = diagonal_hessian(net, build_loss(spec, "manual"), x, encode_targets(y, spec.target, D))
+    for k, h in hess.items():
+        assert (h >= 0).all(), k
+    convs = [k for k, h in hess.items() if k.endswith("weight") and h.dim() == 4]
+    assert all(hess[k].sum() > 0 for k in convs[1:])
