@@ -236,3 +236,35 @@ def test_manual_network_with_lecnn_optimizer_equals_autograd_with_torch_optim(
         assert float(lm) == pytest.approx(float(la.detach()), rel=1e-9)
     for k, w in net.named_params().items():
         assert torch.allclose(w, params[k].detach(), rtol=1e-9, atol=1e-12), k
+
+
+# -- lecnn gradcheck: every piece of hand-written math -----------------------------------------
+
+
+def test_gradcheck_rows_cover_curvature_and_optimizers_and_fail_on_a_bug(monkeypatch, capsys):
+    from lecnn.cli import main
+    from lecnn.manual import hessian
+
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    for row in ("curvature conv-tanh-conv", "curvature subsampling", "optimizer AdamW"):
+        assert row in out
+    assert "0 failed" in out.splitlines()[-1]
+
+    real = hessian._conv_hessian
+    monkeypatch.setattr(hessian, "_conv_hessian", lambda layer, d2y: real(layer, d2y) * 1.5)
+    assert main(["gradcheck"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+    monkeypatch.undo()
+    real_step = M.Adam.step
+
+    def perturbed_step(self, params, grads):
+        real_step(self, params, grads)
+        for w in params.values():
+            w.mul_(1 + 1e-6)
+
+    monkeypatch.setattr(M.Adam, "step", perturbed_step)
+    assert main(["gradcheck"]) == 1
+    fails = [line for line in capsys.readouterr().out.splitlines() if "FAIL" in line]
+    assert fails and all(line.startswith("optimizer Adam") for line in fails)

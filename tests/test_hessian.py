@@ -11,134 +11,15 @@ import torch
 
 from lecnn import manual as M
 from lecnn import nn as lnn
+from lecnn.checks.curvature import CHAINS, chain_estimates
 from lecnn.manual.hessian import diagonal_hessian
-from lecnn.models.build import MANUAL, build_autograd
-from lecnn.models.spec import L, ModelSpec, TrainDefaults
 
 D = torch.float64
 
 
-def _spec(layers):
-    return ModelSpec(
-        "chain",
-        "",
-        "mnist28",
-        tuple(layers),
-        "mse-sum",
-        "pm1",
-        "torch",
-        TrainDefaults("sdlm", 0.01, 1, 1),
-    )
-
-
-CHAINS = {
-    "linear": ([L("linear", {"in_features": 3, "out_features": 1})], (3, 3)),
-    "linear-tanh-linear-scaledtanh": (
-        [
-            L("linear", {"in_features": 3, "out_features": 1}),
-            L("tanh"),
-            L("linear", {"in_features": 1, "out_features": 1}),
-            L("scaled_tanh"),
-        ],
-        (3, 3),
-    ),
-    "conv-unit-bias-sigmoid": (
-        [
-            L(
-                "conv",
-                {
-                    "in_channels": 1,
-                    "out_channels": 1,
-                    "kernel_size": 3,
-                    "bias": "unit",
-                    "input_size": (3, 3),
-                },
-            ),
-            L("flatten"),
-            L("linear", {"in_features": 1, "out_features": 1}),
-            L("sigmoid"),
-        ],
-        (3, 1, 3, 3),
-    ),
-    "padded-conv-pad-1": (
-        [
-            L(
-                "conv",
-                {
-                    "in_channels": 1,
-                    "out_channels": 1,
-                    "kernel_size": 3,
-                    "padding": 1,
-                    "pad_value": -1.0,
-                },
-            ),
-            L("scaled_tanh"),
-        ],
-        (2, 1, 1, 1),
-    ),
-    # the second convolution is not the first layer: the pass goes back through its input
-    "conv-tanh-conv": (
-        [
-            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 3}),
-            L("tanh"),
-            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 1}),
-            L("sigmoid"),
-        ],
-        (3, 1, 3, 3),
-    ),
-    "conv-scaledtanh-conv-padded": (
-        [
-            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 2, "stride": 2}),
-            L("scaled_tanh"),
-            L("conv", {"in_channels": 1, "out_channels": 1, "kernel_size": 3, "padding": 1}),
-        ],
-        (4, 1, 2, 2),
-    ),
-    "subsampling": (
-        [
-            L("subsampling", {"channels": 1}),
-            L("flatten"),
-            L("linear", {"in_features": 1, "out_features": 1}),
-        ],
-        (3, 1, 2, 2),
-    ),
-}
-
-
-def _exact_gauss_newton(spec, state, x):
-    net = build_autograd(spec).to(D)
-    net.load_state_dict(state)
-    params = dict(net.named_parameters())
-    gn = {k: torch.zeros_like(p) for k, p in params.items()}
-    for xn in x:
-        out = net(xn.unsqueeze(0)).sum()  # the single output unit
-        grads = torch.autograd.grad(out, list(params.values()))
-        for k, g in zip(params, grads):
-            gn[k] += g * g * 2.0  # ∂²E/∂out² of the summed squared error
-    return gn
-
-
 @pytest.mark.parametrize("name", list(CHAINS))
 def test_single_unit_chains_equal_exact_gauss_newton(name):
-    layers, shape = CHAINS[name]
-    spec = _spec(layers)
-    torch.manual_seed(0)
-    net = M.Sequential(*(MANUAL[layer.kind](**layer.kwargs) for layer in layers)).to(dtype=D)
-    g = torch.Generator().manual_seed(1)
-    for layer in net.layers:
-        for k, p in layer.params.items():
-            layer.params[k] = torch.randn(p.shape, generator=g, dtype=D)
-    x = torch.randn(shape, generator=g, dtype=D)
-    out_features = net.forward(x).reshape(shape[0], -1).shape[1]
-    assert out_features == 1
-    target = torch.randn(shape[0], 1, generator=g, dtype=D)
-    flat = (
-        M.Sequential(*net.layers, M.Flatten())
-        if len(shape) == 4 and layers[-1].kind != "linear"
-        else net
-    )
-    hess = diagonal_hessian(flat, M.MSELoss("sum"), x, target)
-    exact = _exact_gauss_newton(spec, net.state_dict(), x)
+    hess, exact = chain_estimates(name)
     assert set(hess) == set(exact)
     for k in exact:
         assert torch.allclose(hess[k], exact[k], rtol=1e-10, atol=1e-12), (k, hess[k], exact[k])

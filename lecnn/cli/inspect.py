@@ -12,7 +12,10 @@ TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("gradcheck", help="prove the hand-written gradients equal autograd's")
+    p = sub.add_parser(
+        "gradcheck",
+        help="check every piece of hand-written math: layers, losses, curvature, optimizers",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float64", choices=list(TOLERANCE))
     p.set_defaults(run=run_gradcheck)
@@ -26,6 +29,8 @@ def add_parsers(sub) -> None:
 
 
 def run_gradcheck(args: argparse.Namespace) -> int:
+    from lecnn.checks.curvature import curvature_rows
+    from lecnn.checks.optimizers import optimizer_rows
     from lecnn.device import describe_device, select_device
     from lecnn.manual import parity
 
@@ -33,7 +38,9 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     dtype = getattr(torch, args.dtype)
     tol = TOLERANCE[args.dtype]
     print(
-        f"manual vs autograd on {describe_device(device)}, {args.dtype}; pass: max rel error ≤ {tol:g}"
+        f"hand-written math vs references on {describe_device(device)}, {args.dtype}: layers and "
+        f"losses vs autograd, curvature vs exact Gauss–Newton, optimizers vs torch.optim; "
+        f"pass: max rel error ≤ {tol:g}"
     )
     print(f"{'layer':38s} {'tensor':10s} {'max abs err':>12s} {'max rel err':>12s}  result")
     failures = 0
@@ -42,6 +49,8 @@ def run_gradcheck(args: argparse.Namespace) -> int:
         rows += parity.layer_parity(case, device, dtype)
     for case in parity.loss_cases():
         rows += parity.loss_parity(case, device, dtype)
+    rows += curvature_rows(dtype)  # against exact Gauss–Newton (autograd), on the CPU
+    rows += optimizer_rows(device, dtype)  # against torch.optim
     for r in rows:
         ok = r.max_rel <= tol
         failures += not ok
