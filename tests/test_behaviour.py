@@ -80,7 +80,7 @@ def _rates(data, tmp_path, **kw) -> tuple[list[float], int]:
     cfg = TrainConfig(device="cpu", limit=640, batch_size=64, logdir=str(tmp_path), **kw)
     trainer = Trainer(cfg, data=data, progress_bar=False)
     rates: list[float] = []
-    trainer.run(on_step=lambda step: rates.append(trainer.optimizer.lr))
+    trainer.run(on_step=lambda step, loss: rates.append(trainer.optimizer.lr))
     return rates, trainer.batches
 
 
@@ -182,15 +182,15 @@ def test_resume_with_dropout_and_shifts_equals_straight_run(batch, data16, tmp_p
     cfg = TrainConfig(**base, logdir=str(tmp_path / "straight"))
     losses_a: list[float] = []
     t = Trainer(cfg, data=data16, progress_bar=False)
-    t.run(on_step=lambda s: losses_a.append(float(t.last_loss)))
+    t.run(on_step=lambda s, loss: losses_a.append(float(loss)))
     stop_at = 160 // batch + 3  # inside the second pass
     cfg = TrainConfig(**base, logdir=str(tmp_path / "resumed"))
     losses_b: list[float] = []
     t1 = Trainer(cfg, data=data16, progress_bar=False)
-    r = t1.run(on_step=lambda s: losses_b.append(float(t1.last_loss)) or s == stop_at)
+    r = t1.run(on_step=lambda s, loss: losses_b.append(float(loss)) or s == stop_at)
     assert r.status == "interrupted"
     t2 = Trainer(TrainConfig(), data=data16, resume=tmp_path / "resumed", progress_bar=False)
-    t2.run(on_step=lambda s: losses_b.append(float(t2.last_loss)))
+    t2.run(on_step=lambda s, loss: losses_b.append(float(loss)))
     assert losses_b == losses_a
     wa, wb = t.engine.state_dict(), t2.engine.state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
@@ -243,7 +243,6 @@ def test_manual_network_with_lecnn_optimizer_equals_autograd_with_torch_optim(
 
 def test_gradcheck_rows_cover_curvature_and_optimizers_and_fail_on_a_bug(monkeypatch, capsys):
     from lecnn.cli import main
-    from lecnn.manual import hessian
 
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
@@ -251,8 +250,8 @@ def test_gradcheck_rows_cover_curvature_and_optimizers_and_fail_on_a_bug(monkeyp
         assert row in out
     assert "0 failed" in out.splitlines()[-1]
 
-    real = hessian._conv_hessian
-    monkeypatch.setattr(hessian, "_conv_hessian", lambda layer, d2y: real(layer, d2y) * 1.5)
+    real = M.Conv2d.backward_curvature
+    monkeypatch.setattr(M.Conv2d, "backward_curvature", lambda *a: real(*a) * 1.5)
     assert main(["gradcheck"]) == 1
     assert "FAIL" in capsys.readouterr().out
 

@@ -44,7 +44,7 @@ def _run(device, impl, tmp_path, mnist_dir, case):
     data = load_data(cfg, torch.device(device), torch.float64)
     trainer = Trainer(cfg, data=data, progress_bar=False)
     losses = []
-    trainer.run(on_step=lambda step: losses.append(float(trainer.last_loss)))
+    trainer.run(on_step=lambda step, loss: losses.append(float(loss)))
     state = {k: v.cpu() for k, v in trainer.engine.state_dict().items()}
     return torch.tensor(losses, dtype=torch.float64), state
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from conftest import DEVICES
 
-from lecnn.manual import Conv2d, MaxPool2d, ReLU, parity
+from lecnn.checks import parity
+from lecnn.manual import Conv2d, MaxPool2d, ReLU
 
 TOL = 1e-10
 LAYERS = parity.layer_cases()

@@ -8,7 +8,7 @@ import torch
 from conftest import DEVICES
 
 from lecnn import manual as M
-from lecnn.manual.parity import compare
+from lecnn.checks.parity import compare
 from lecnn.models.build import build, build_loss
 from lecnn.models.spec import L, ModelSpec, TrainDefaults
 from lecnn.models.tables import rbf_prototypes

@@ -15,7 +15,8 @@ from tensorboard.plugins.hparams import api_pb2, metadata
 from lecnn.cli import main
 from lecnn.logs.pictures import confusion_image, filter_grid, labelled_grid
 from lecnn.training.config import TrainConfig
-from lecnn.training.loop import HPARAMS_FIRST, HPARAMS_SHOWN, LOG_POINTS, Trainer, load_data
+from lecnn.training.loop import Trainer, load_data
+from lecnn.training.runlog import HPARAMS_FIRST, HPARAMS_SHOWN, LOG_POINTS
 
 LIMIT, BATCH, EPOCHS, EVERY = 3000, 128, 2, 5
 UPDATES = EPOCHS * math.ceil(LIMIT / BATCH)  # 48

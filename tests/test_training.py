@@ -55,7 +55,7 @@ def _losses(impl, data, tmp_path, **kw):
     )
     trainer = Trainer(cfg, data=data, progress_bar=False)
     losses = []
-    trainer.run(on_step=lambda step: losses.append(float(trainer.last_loss)))
+    trainer.run(on_step=lambda step, loss: losses.append(float(loss)))
     return torch.tensor(losses, dtype=torch.float64)
 
 
@@ -133,7 +133,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(stop_at, device, data28, 
         TrainConfig(logdir=str(tmp_path / "b"), **base),
         data=data28,
         progress_bar=False,
-        on_step=lambda step: step == stop_at,
+        on_step=lambda step, loss: step == stop_at,
     )
     assert first.status == "interrupted"
     assert load_checkpoint(tmp_path / "b")["progress"]["step"] == stop_at
@@ -159,7 +159,7 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(data28, tmp_path):
     )
     trainer = Trainer(cfg, data=data28, progress_bar=False)
 
-    def blow_up(step):
+    def blow_up(step, loss):
         if step == 10:  # after the first pass: make the step size absurd
             trainer.schedule = lambda epoch, step: 1e30
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from lecnn import manual as M
+from lecnn.checks.parity import Row, compare
 from lecnn.manual.hessian import diagonal_hessian
-from lecnn.manual.parity import Row, compare
 from lecnn.models.build import MANUAL, build_autograd
 from lecnn.models.spec import L, ModelSpec, TrainDefaults
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from lecnn import manual as M
-from lecnn.manual.parity import Row, compare
+from lecnn.checks.parity import Row, compare
 
 STEPS = 5
 

@@ -27,20 +27,25 @@ def add_parsers(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from lecnn.data import load_mnist
+    from lecnn.data import load_mnist, prepare
     from lecnn.device import select_device
     from lecnn.logs.tensorboard import RunLogger
     from lecnn.training.checkpoint import resolve
     from lecnn.training.evaluate import evaluate
     from lecnn.training.inference import engine_from_checkpoint
-    from lecnn.training.loop import prepare_for
 
     device = select_device(args.device)
     path = resolve(args.checkpoint)
     engine, config, step = engine_from_checkpoint(path, device, args.impl)
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     digits = load_mnist(data_dir, dataset=args.dataset or config.dataset)
-    data = prepare_for(config, digits, device, getattr(torch, config.dtype))
+    data = prepare(
+        digits,
+        config.input_form(),
+        device,
+        seed=config.data_seed,
+        dtype=getattr(torch, config.dtype),
+    )
     ev = evaluate(engine, data.test)
     matrix = ev.confusion(data.test.y)
     print(

@@ -29,10 +29,10 @@ def add_parsers(sub) -> None:
 
 
 def run_gradcheck(args: argparse.Namespace) -> int:
+    from lecnn.checks import parity
     from lecnn.checks.curvature import curvature_rows
     from lecnn.checks.optimizers import optimizer_rows
     from lecnn.device import describe_device, select_device
-    from lecnn.manual import parity
 
     device = select_device(args.device)
     dtype = getattr(torch, args.dtype)

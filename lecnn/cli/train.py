@@ -34,7 +34,9 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=number, help="learning rate α (finite, > 0)")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS))
     p.add_argument(
-        "--schedule", help="constant, inverse[:TAU], linear, cosine, or steps:2x0.0005,3x0.0002,..."
+        "--schedule",
+        help="constant, inverse[:TAU] (α/(1+t/τ)), linear, cosine (to 0 over the run), "
+        "passlinear:F (by pass, to F·α), or steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)",
     )
     p.add_argument("--weight-decay", type=number)
     p.add_argument(

@@ -53,6 +53,12 @@ class Prepared:
         """The same digits on ``device`` (no copy where they already are)."""
         return Prepared(self.train.to(device), self.test.to(device), self.input)
 
+    def limited(self, limit: int | None) -> Prepared:
+        """Only the first ``limit`` training digits (all when None); the test split whole."""
+        if limit is None or limit >= len(self.train):
+            return self
+        return Prepared(self.train.head(limit), self.test, self.input)
+
 
 def standardize(images: torch.Tensor) -> torch.Tensor:
     """uint8 N×28×28 → float N×1×28×28, (p/255 − 0.1307)/0.3081."""

@@ -16,7 +16,7 @@ from lecnn.data.derived import Split
 from lecnn.device import describe_device
 from lecnn.lecture.knn import knn_predict
 from lecnn.training.config import TrainConfig
-from lecnn.training.loop import Trainer, limited, prepare_for
+from lecnn.training.loop import Trainer
 
 # LeCun et al. 1998, Fig. 9 (test error on MNIST)
 PUBLISHED = {
@@ -44,7 +44,7 @@ def _train(
 ) -> tuple[Trainer, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(device=str(device), seed=seed, logdir=tmp, limit=limit, **overrides)
-        prepared = prepare_for(cfg, data, device, torch.float32)
+        prepared = prepare(data, cfg.input_form(), device, seed=cfg.data_seed)
         trainer = Trainer(cfg, data=prepared, progress_bar=False)
         start = time.perf_counter()
         trainer.run()
@@ -82,7 +82,7 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
 
     trained("linear", "Adam", model="linear")
 
-    prep = limited(prepare(data, "mnist28", device), limit)
+    prep = prepare(data, "mnist28", device).limited(limit)
     start = time.perf_counter()
     train: Split = prep.train  # k-NN "training" is storing the set
     secs = time.perf_counter() - start

@@ -11,17 +11,16 @@ import torch
 from lecnn import manual as M
 from lecnn.data import Split
 from lecnn.lecture.common import writer
+from lecnn.models import build
+from lecnn.models.spec import mlp_spec
 from lecnn.training.engine import encode_targets
 
 
 def mlp(hidden: int, seed: int, device, dtype=torch.float32) -> M.Sequential:
-    """784-hidden-10 logistic units (the lecture's network)."""
-    torch.manual_seed(seed)
-    net = M.Sequential(
-        M.Flatten(), M.Linear(784, hidden), M.Sigmoid(), M.Linear(hidden, 10), M.Sigmoid()
-    )
+    """The lecture's network, 784-hidden-10 logistic units (the ``mlp`` model at 100)."""
+    net = build(mlp_spec(hidden), "manual", seed=seed, device=device, dtype=dtype)
     net.needs_input_grad = False
-    return net.to(device=device, dtype=dtype)
+    return net
 
 
 @dataclass
@@ -49,6 +48,7 @@ def curve(
     n = len(train)
     net, loss = mlp(100, seed, train.x.device, train.x.dtype), M.MSELoss("mean")
     opt = M.SGD(method.lr)
+    schedule = M.InverseTime(method.lr, method.inverse_tau) if method.inverse_tau else None
     targets = encode_targets(train.y, "onehot01", train.x.dtype)
     batch = method.batch_size or n
     every = max(1, passes * n // points)
@@ -62,7 +62,7 @@ def curve(
             idx = order[start : start + batch]
             loss.forward(net.forward(train.x[idx]), targets[idx])
             net.backward(loss.backward())
-            opt.lr = method.lr / (1 + t / method.inverse_tau) if method.inverse_tau else method.lr
+            opt.lr = schedule(0, t) if schedule else method.lr
             opt.step(net.named_params(), net.named_grads())
             t += 1
             seen += len(idx)

@@ -1,13 +1,14 @@
 """Hand-written backpropagation: layers with explicit forward/backward passes, no autograd.
 
 Every layer has ``params`` and ``grads`` (same keys, ``torch.nn`` names and shapes),
-``forward(x) -> y``, ``backward(dy) -> dx`` and ``zero_grad()``; losses have
-``forward(pred, target)`` and ``backward() -> dpred``. Works on any device and float dtype.
+``forward(x) -> y``, ``backward(dy) -> dx``, ``backward_curvature(d2y) -> d2x``, ``counts`` and
+``zero_grad()``; losses have ``forward(pred, target)``, ``backward() -> dpred`` and
+``curvature()``. Works on any device and float dtype. Nothing here imports another lecnn package.
 """
 
-from lecnn.manual.activations import ReLU, ScaledTanh, Sigmoid, Tanh
+from lecnn.manual.activations import Activation, ReLU, ScaledTanh, Sigmoid, Tanh
 from lecnn.manual.backprop import back_prop_learning
-from lecnn.manual.base import Layer, Loss, Sequential
+from lecnn.manual.base import LAYERS, Counts, Layer, Loss, Sequential
 from lecnn.manual.bridge import as_function, as_loss_function
 from lecnn.manual.conv import Conv2d
 from lecnn.manual.dropout import Dropout
@@ -27,13 +28,16 @@ from lecnn.manual.optim import (
 from lecnn.manual.pooling import AvgPool2d, MaxPool2d, Subsampling
 
 __all__ = [
+    "LAYERS",
     "SDLM",
     "SGD",
+    "Activation",
     "Adam",
     "AvgPool2d",
     "Constant",
     "Conv2d",
     "Cosine",
+    "Counts",
     "Dropout",
     "Flatten",
     "InverseTime",
@@ -58,3 +62,9 @@ __all__ = [
     "as_loss_function",
     "back_prop_learning",
 ]
+
+# a layer added to one of the modules above is exported by its own registration (``kind``)
+for _layer in LAYERS.values():
+    globals().setdefault(_layer.__name__, _layer)
+    if _layer.__name__ not in __all__:
+        __all__.append(_layer.__name__)

@@ -1,4 +1,4 @@
-"""Activation functions g and their derivatives g'."""
+"""Activation functions g and their derivatives g' (each written once, in ``slope``)."""
 
 from __future__ import annotations
 
@@ -10,58 +10,81 @@ LECUN_A = 1.7159
 LECUN_S = 2.0 / 3.0
 
 
-class Sigmoid(Layer):
-    """The lecture's logistic unit.
+class Activation(Layer):
+    """A unit's squashing function ``a_j = g(in_j)``, shape kept. A subclass writes ``forward``
+    and ``slope`` (g'(in) from what forward saved); the passes back follow from them:
 
-    Forward  ``a_j = g(in_j) = 1 / (1 + e^{−in_j})``             (any shape → same shape)
-    Backward ``dx = dy · g'(in_j)`` with ``g'(z) = g(z)(1 − g(z))``, computed from the saved a_j
+    Backward   ``dx = dy · g'(in)``            (the lecture's Δ_j = g'(in_j) Σ_k w_jk Δ_k, the
+               sum arriving as dy)
+    Curvature  ``d2x = d2y · g'(in)²``         (LeCun 1998, eq. 24, the g'' term dropped)
     """
+
+    def slope(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        return dy * self.slope()
+
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        self.hess = {}
+        slope = self.slope()
+        return d2y * slope * slope
+
+
+class Sigmoid(Activation):
+    """The lecture's logistic unit: ``g(in) = 1 / (1 + e^{−in})``, ``g'(in) = a (1 − a)``."""
+
+    kind = "sigmoid"
+    saved = ("a",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.a = torch.sigmoid(x)
         return self.a
 
-    def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        a = self.a
-        return dy * a * (1.0 - a)
+    def slope(self) -> torch.Tensor:
+        return self.a * (1.0 - self.a)
 
 
-class Tanh(Layer):
-    """Hyperbolic tangent. Forward ``a = tanh(in)``; backward ``dx = dy · (1 − a²)``. Shape kept."""
+class Tanh(Activation):
+    """Hyperbolic tangent: ``g(in) = tanh(in)``, ``g'(in) = 1 − a²``."""
+
+    kind = "tanh"
+    saved = ("a",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.a = torch.tanh(x)
         return self.a
 
-    def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        return dy * (1.0 - self.a * self.a)
+    def slope(self) -> torch.Tensor:
+        return 1.0 - self.a * self.a
 
 
-class ScaledTanh(Layer):
+class ScaledTanh(Activation):
     """LeCun's squashing function (1998, Appendix A): ``g(z) = A·tanh(S·z)``, A = 1.7159, S = 2/3,
-    chosen so that g(±1) = ±1 and g'' is largest at ±1.
+    chosen so that g(±1) = ±1 and g'' is largest at ±1;
+    ``g'(z) = A·S·(1 − tanh²(S z)) = (S/A)(A² − a²)``."""
 
-    Forward  ``a = A tanh(S in)``
-    Backward ``dx = dy · g'(in)`` with ``g'(z) = A·S·(1 − tanh²(S z)) = (S/A)(A² − a²)``. Shape kept.
-    """
+    kind = "scaled_tanh"
+    saved = ("a",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.a = LECUN_A * torch.tanh(LECUN_S * x)
         return self.a
 
-    def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        return dy * ((LECUN_S / LECUN_A) * (LECUN_A * LECUN_A - self.a * self.a))
+    def slope(self) -> torch.Tensor:
+        return (LECUN_S / LECUN_A) * (LECUN_A * LECUN_A - self.a * self.a)
 
 
-class ReLU(Layer):
-    """Rectified linear unit. Forward ``a = max(0, in)``; backward ``dx = dy · [in > 0]``.
+class ReLU(Activation):
+    """Rectified linear unit: ``g(in) = max(0, in)``, ``g'(in) = [in > 0]`` (0 at exactly 0, as
+    PyTorch takes it)."""
 
-    At exactly ``in = 0`` the derivative is taken as 0, as PyTorch does. Shape kept.
-    """
+    kind = "relu"
+    saved = ("active",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.active = x > 0
         return x * self.active
 
-    def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        return dy * self.active
+    def slope(self) -> torch.Tensor:
+        return self.active

@@ -9,8 +9,36 @@ so ``dy`` at a unit's input is −Δ and the update ``w ← w − α dw`` is the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Units, free parameters and connections, as LeCun's papers count them."""
+
+    units: int = 0
+    parameters: int = 0
+    connections: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.units + other.units,
+            self.parameters + other.parameters,
+            self.connections + other.connections,
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.units:,} units, {self.parameters:,} trainable parameters, "
+            f"{self.connections:,} connections"
+        )
+
+
+#: every layer class by its spec name (``kind``): a layer registers itself by naming its kind
+LAYERS: dict[str, type[Layer]] = {}
 
 
 class Layer:
@@ -19,7 +47,21 @@ class Layer:
     ``params`` and ``grads`` are dicts with the same keys; names and shapes follow ``torch.nn`` so
     state dicts interchange with the autograd twins. ``buffers`` holds fixed tensors that belong in
     the state dict but are not trained (e.g. RBF prototypes).
+
+    Everything about a layer lives on it: ``forward``/``backward``, ``backward_curvature`` (the
+    diagonal second-derivative pass SDLM uses; it fills ``hess``, same keys as ``params``),
+    ``counts`` (its units, parameters and connections), and ``saved``, the names of what
+    ``forward`` keeps for the backward passes. A subclass that sets ``kind`` is registered in
+    ``LAYERS`` under that name, which is how model specs refer to it.
     """
+
+    kind: ClassVar[str] = ""
+    saved: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            LAYERS[cls.kind] = cls
 
     def __init__(self) -> None:
         self.params: dict[str, torch.Tensor] = {}
@@ -34,12 +76,27 @@ class Layer:
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
         raise NotImplementedError
 
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        """The Gauss–Newton pass (LeCun et al. 1998, Appendix C): ``d2y ≈ ∂²E/∂y²`` per output
+        unit in, ``d2x ≈ ∂²E/∂x²`` out, off-diagonal and g'' terms dropped; fills ``self.hess``
+        with ``∂²E/∂w²`` summed over the batch. ``dy`` (∂E/∂y) is for layers whose own curvature
+        in x is kept (RBF units). Call after a ``forward`` on the same batch."""
+        raise NotImplementedError(f"{type(self).__name__} has no curvature pass")
+
+    def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
+        """This layer's units, free parameters and connections for input ``x`` and output ``y``
+        (a layer that computes nothing new, like an activation or Flatten, counts nothing)."""
+        return Counts()
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)
 
     def zero_grad(self) -> None:
         for k, p in self.params.items():
             self.grads[k] = torch.zeros_like(p)
+
+    def train(self, mode: bool = True) -> None:
+        """Training or evaluation mode (only layers that differ, like Dropout, care)."""
 
     def to(self, device=None, dtype=None) -> Layer:
         """Move parameters, gradients and buffers (floating-point ones take ``dtype``)."""
@@ -95,6 +152,21 @@ class Sequential(Layer):
             dy = layer.backward(dy)
         return dy
 
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        """The second-derivative pass from the output back (``dy`` reaches the last layer only)."""
+        for i, layer in enumerate(reversed(self.layers)):
+            d2y = layer.backward_curvature(d2y, dy if i == 0 else None)
+        return d2y
+
+    def counts(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Counts:
+        """The layers' counts summed, running ``x`` forward (the input's units included)."""
+        total = Counts(units=x.numel())
+        for layer in self.layers:
+            out = layer.forward(x)
+            total += layer.counts(x, out)
+            x = out
+        return total
+
     def named(self, which: str) -> Iterator[tuple[str, torch.Tensor]]:
         for i, layer in enumerate(self.layers):
             source = (
@@ -114,6 +186,10 @@ class Sequential(Layer):
     def zero_grad(self) -> None:
         for layer in self.layers:
             layer.zero_grad()
+
+    def train(self, mode: bool = True) -> None:
+        for layer in self.layers:
+            layer.train(mode)
 
     def to(self, device=None, dtype=None) -> Sequential:
         for layer in self.layers:
@@ -143,13 +219,17 @@ class Sequential(Layer):
 
 
 class Loss:
-    """A loss: ``forward(pred, target) -> scalar``, ``backward() -> dpred`` (∂Loss/∂pred)."""
+    """A loss: ``forward(pred, target) -> scalar``, ``backward() -> dpred`` (∂Loss/∂pred) and
+    ``curvature() -> ∂²Loss/∂pred²`` (the diagonal, g''-free part the curvature pass starts from)."""
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def backward(self) -> torch.Tensor:
         raise NotImplementedError
+
+    def curvature(self) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no second derivative")
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.forward(pred, target)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecnn.manual.base import Layer
+from lecnn.manual.base import Counts, Layer
 
 
 def pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -28,7 +28,66 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-class Conv2d(Layer):
+class ConvGeometry:
+    """What ``Conv2d`` and its autograd twin share: their arguments, checked once, the connection
+    mask, fan-in, output size and the initial weights (``torch.nn.Conv2d``'s U(±1/√fan_in))."""
+
+    def _setup(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int],
+        padding: int | Sequence[int],
+        pad_value: float,
+        connection_table: torch.Tensor | Sequence[Sequence[bool]] | None,
+        bias: str | None,
+        input_size: Sequence[int] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Set the geometry attributes; return (mask, weight, bias) to start from."""
+        if bias not in ("channel", "unit", None):
+            raise ValueError(f"bias must be 'channel', 'unit' or None, not {bias!r}")
+        if bias == "unit" and input_size is None:
+            raise ValueError("a per-unit bias needs input_size=(H, W)")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
+        self.pad_value, self.bias_mode = float(pad_value), bias
+        self.input_size = tuple(input_size) if input_size is not None else None
+        kh, kw = self.kernel_size
+        if connection_table is None:
+            table = torch.ones(out_channels, in_channels, dtype=torch.bool)
+        else:
+            table = torch.as_tensor(connection_table, dtype=torch.bool)
+            if table.shape != (out_channels, in_channels):
+                raise ValueError(
+                    f"connection_table must be {out_channels}×{in_channels} (out×in), "
+                    f"not {tuple(table.shape)}"
+                )
+        self.connection_table = table
+        mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
+        bound = 1.0 / math.sqrt(self.fan_in().max().item())  # torch.nn.Conv2d's default bound
+        weight = torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound) * mask
+        if bias == "channel":
+            b = torch.empty(out_channels).uniform_(-bound, bound)
+        elif bias == "unit":
+            b = torch.zeros(out_channels, *self.output_size(self.input_size))
+        else:
+            b = None
+        return mask, weight, b
+
+    def fan_in(self) -> torch.Tensor:
+        """Inputs feeding one unit of each output map (connected maps × kh × kw), shape C_out."""
+        kh, kw = self.kernel_size
+        return self.connection_table.sum(1) * kh * kw
+
+    def output_size(self, input_size: Sequence[int]) -> tuple[int, int]:
+        return tuple(
+            conv_output_size(n, k, s, p)
+            for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
+        )
+
+
+class Conv2d(ConvGeometry, Layer):
     """Convolution: each output unit j at position (p, q) of map o is a weighted sum over its
     receptive field, shared weights across positions.
 
@@ -42,8 +101,14 @@ class Conv2d(Layer):
 
     Shapes: x N×C_in×H×W → y N×C_out×H′×W′, H′ = ⌊(H + 2·padding − kh)/stride⌋ + 1.
     ``weight`` C_out×C_in×kh×kw (unconnected entries held at 0), ``bias`` C_out or C_out×H′×W′.
-    A per-unit bias needs ``input_size=(H, W)``, or is created (zero) from the first input seen.
+    A per-unit bias needs ``input_size=(H, W)``.
+
+    Curvature ``∂²E/∂w² ≈ Σ d2y · a²`` over the positions sharing the weight,
+              ``d2x_{c,i,j} = Σ w² d2y`` sent back like dx (LeCun 1998, Appendix C)
     """
+
+    kind = "conv"
+    saved = ("x_shape", "a", "fields")
 
     def __init__(
         self,
@@ -59,47 +124,17 @@ class Conv2d(Layer):
         method: str = "unfold",
     ) -> None:
         super().__init__()
-        if bias not in ("channel", "unit", None):
-            raise ValueError(f"bias must be 'channel', 'unit' or None, not {bias!r}")
         if method not in ("unfold", "loop"):
             raise ValueError(f"method must be 'unfold' or 'loop', not {method!r}")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
-        self.pad_value, self.bias_mode, self.method = float(pad_value), bias, method
-        self.input_size = tuple(input_size) if input_size is not None else None
-        kh, kw = self.kernel_size
-        if connection_table is None:
-            table = torch.ones(out_channels, in_channels, dtype=torch.bool)
-        else:
-            table = torch.as_tensor(connection_table, dtype=torch.bool)
-            if table.shape != (out_channels, in_channels):
-                raise ValueError(
-                    f"connection_table must be {out_channels}×{in_channels} (out×in), "
-                    f"not {tuple(table.shape)}"
-                )
-        self.connection_table = table
-        self.mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
-        bound = 1.0 / math.sqrt(self.fan_in().max().item())  # torch.nn.Conv2d's default bound
-        self.params["weight"] = torch.empty(out_channels, in_channels, kh, kw).uniform_(
-            -bound, bound
-        )
-        self.params["weight"] *= self.mask
-        if bias == "channel":
-            self.params["bias"] = torch.empty(out_channels).uniform_(-bound, bound)
-        elif bias == "unit" and input_size is not None:
-            self.params["bias"] = torch.zeros(out_channels, *self.output_size(input_size))
+        self.method = method
+        self.mask, weight, bias_init = self._setup(
+            in_channels, out_channels, kernel_size, stride, padding, pad_value,
+            connection_table, bias, input_size,
+        )  # fmt: skip
+        self.params["weight"] = weight
+        if bias_init is not None:
+            self.params["bias"] = bias_init
         self.zero_grad()
-
-    def fan_in(self) -> torch.Tensor:
-        """Inputs feeding one unit of each output map (connected maps × kh × kw), shape C_out."""
-        kh, kw = self.kernel_size
-        return self.connection_table.sum(1) * kh * kw
-
-    def output_size(self, input_size: Sequence[int]) -> tuple[int, int]:
-        return tuple(
-            conv_output_size(n, k, s, p)
-            for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
-        )
 
     # the fold-or-taps switch for col2im on the CPU, in elements of the field gradients: one
     # F.fold call wins while launches dominate (per-example SGD, and always on a GPU), one add per
@@ -125,10 +160,6 @@ class Conv2d(Layer):
         if self.bias_mode == "channel":
             y += self.params["bias"].view(1, -1, 1, 1)
         elif self.bias_mode == "unit":
-            if "bias" not in self.params:  # lazily sized from the first input
-                self.input_size = tuple(self.x_shape[2:])
-                self.params["bias"] = torch.zeros_like(y[0])
-                self.grads["bias"] = torch.zeros_like(y[0])
             y += self.params["bias"]
         return y
 
@@ -152,6 +183,24 @@ class Conv2d(Layer):
         """``dy`` summed the way the bias is shared: over examples and positions (one per
         channel) or over examples only (one per unit)."""
         return dy.sum((0, 2, 3)) if self.bias_mode == "channel" else dy.sum(0)
+
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        n, c_out, hout, wout = d2y.shape
+        d = d2y.transpose(0, 1).reshape(c_out, -1)
+        fields = self.columns()
+        w = self._weight()
+        self.hess = {"weight": (d @ (fields * fields).T).view_as(w) * self.mask}
+        if self.bias_mode is not None:
+            self.hess["bias"] = self.bias_sum(d2y)
+        return self.unpad(self.back_to_input(d, w * w, n, hout, wout))
+
+    def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
+        fan_in = self.fan_in()
+        bias = self.params.get("bias")
+        params = int(fan_in.sum()) + (bias.numel() if bias is not None else 0)
+        per_map = y.shape[2] * y.shape[3]
+        connections = per_map * int((fan_in + (1 if bias is not None else 0)).sum())
+        return Counts(y.numel(), params, connections)
 
     def unpad(self, da: torch.Tensor) -> torch.Tensor:
         """The padded input's gradient cut back to the input's own positions."""

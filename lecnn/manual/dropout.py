@@ -11,10 +11,14 @@ class Dropout(Layer):
     """Inverted dropout: in training each unit is kept with probability 1 − p and scaled by
     1/(1 − p); in evaluation it is the identity.
 
-    Forward  ``y = x · mask``, ``mask ∈ {0, 1/(1 − p)}`` drawn per unit (training)
-    Backward ``dx = dy · mask``
+    Forward   ``y = x · mask``, ``mask ∈ {0, 1/(1 − p)}`` drawn per unit (training)
+    Backward  ``dx = dy · mask``
+    Curvature ``d2x = d2y · mask²``
     Shapes: any → same.
     """
+
+    kind = "dropout"
+    saved = ("mask",)
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
@@ -22,6 +26,9 @@ class Dropout(Layer):
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = float(p)
         self.training = True
+
+    def train(self, mode: bool = True) -> None:
+        self.training = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
@@ -33,3 +40,7 @@ class Dropout(Layer):
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         return dy if self.mask is None else dy * self.mask
+
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        self.hess = {}
+        return d2y if self.mask is None else d2y * self.mask * self.mask

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from lecnn.manual.base import Layer
+from lecnn.manual.base import Counts, Layer
 
 
 class Linear(Layer):
@@ -18,9 +18,14 @@ class Linear(Layer):
              ``dx_i     = Σ_j w_ij dy_j`` (what the hidden-delta rule Δ_i = g'(in_i) Σ_j w_ij Δ_j
              sums before the activation multiplies in g')
 
+    Curvature ``∂²E/∂w_ij² ≈ Σ_n a_i² d2y_j``, ``∂²E/∂b_j² ≈ Σ_n d2y_j``, ``d2x_i = Σ_j w_ij² d2y_j``
+
     ``weight`` is out×in and ``bias`` out, as ``torch.nn.Linear``, initialised the same way
     (U(±1/√in)).
     """
+
+    kind = "linear"
+    saved = ("a",)
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
@@ -44,9 +49,25 @@ class Linear(Layer):
             self.grads["bias"] = dy.sum(0)
         return dy @ self.params["weight"] if self.needs_input_grad else None
 
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        a, w = self.a, self.params["weight"]
+        self.hess = {"weight": d2y.T @ (a * a)}
+        if "bias" in self.params:
+            self.hess["bias"] = d2y.sum(0)
+        return d2y @ (w * w)
+
+    def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
+        bias = "bias" in self.params
+        weights = sum(p.numel() for p in self.params.values())
+        return Counts(y.numel(), weights, y.numel() * (x.numel() + bias))
+
 
 class Flatten(Layer):
-    """Flatten all but the batch dimension. x: N×C×H×W → y: N×(C·H·W); backward reshapes back."""
+    """Flatten all but the batch dimension. x: N×C×H×W → y: N×(C·H·W); backward (and the
+    curvature pass) reshape back."""
+
+    kind = "flatten"
+    saved = ("shape",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.shape = x.shape
@@ -54,3 +75,7 @@ class Flatten(Layer):
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         return dy.reshape(self.shape)
+
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        self.hess = {}
+        return d2y.reshape(self.shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lecnn.manual.base import Layer, Loss
+from lecnn.manual.base import Counts, Layer, Loss
 
 
 class MSELoss(Loss):
@@ -28,9 +28,15 @@ class MSELoss(Loss):
         loss = (self.err * self.err).sum()
         return loss / self.err.numel() if self.reduction == "mean" else loss
 
+    def _scale(self) -> float:
+        """2 (sum) or 2/(N·K) (mean): the factor of ∂Loss/∂a_k = −scale·Err_k and of ∂²Loss/∂a_k²."""
+        return 2.0 / self.err.numel() if self.reduction == "mean" else 2.0
+
     def backward(self) -> torch.Tensor:
-        scale = 2.0 / self.err.numel() if self.reduction == "mean" else 2.0
-        return -scale * self.err
+        return -self._scale() * self.err
+
+    def curvature(self) -> torch.Tensor:
+        return torch.full_like(self.err, self._scale())
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -52,6 +58,10 @@ class SoftmaxCrossEntropy(Loss):
         dz[torch.arange(len(self.target), device=dz.device), self.target] -= 1.0
         return dz / len(self.target)
 
+    def curvature(self) -> torch.Tensor:
+        """``∂²Loss/∂z_k² = p_k (1 − p_k) / N``."""
+        return self.p * (1 - self.p) / len(self.target)
+
 
 class RBFOutput(Layer):
     """LeNet-5's output layer: one Euclidean radial basis function unit per class,
@@ -59,8 +69,12 @@ class RBFOutput(Layer):
 
     Forward  ``y_i = Σ_j (x_j − w_ij)²``   (x N×J → y N×I; the smallest y_i is the prediction)
     Backward ``dx_j = Σ_i dy_i · 2 (x_j − w_ij)``
+    Curvature ``d2x_j = Σ_i 4 (x_j − w_ij)² d2y_i`` plus the units' own curvature (below)
     The prototypes are a buffer (``weight``, I×J), not trained, as in the paper.
     """
+
+    kind = "rbf"
+    saved = ("x",)
 
     def __init__(self, prototypes: torch.Tensor) -> None:
         super().__init__()
@@ -74,6 +88,21 @@ class RBFOutput(Layer):
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         return 2.0 * (dy.sum(1, keepdim=True) * self.x - dy @ self.buffers["weight"])
+
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        # y_i = Σ_j (x_j − w_ij)²: ∂y_i/∂x_j = 2 (x_j − w_ij), ∂²y_i/∂x_j² = 2. With LeNet-5's
+        # criterion the Gauss–Newton term alone vanishes once the penalties are large (its
+        # ∂²E/∂y² ≈ 0), so the units' own curvature Σ_i ∂E/∂y_i · 2 is kept (≥ 0 for that loss;
+        # clipped at 0 otherwise to keep the estimate positive).
+        self.hess = {}
+        diff2 = (self.x.unsqueeze(1) - self.buffers["weight"].unsqueeze(0)) ** 2
+        d2x = 4 * (d2y.unsqueeze(2) * diff2).sum(1)
+        if dy is not None:
+            d2x = d2x + 2 * dy.sum(1, keepdim=True).clamp(min=0)
+        return d2x
+
+    def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
+        return Counts(y.numel(), 0, y.numel() * x.numel())  # fixed prototypes: no free parameters
 
 
 class RBFLoss(Loss):
@@ -102,3 +131,7 @@ class RBFLoss(Loss):
         dy = -self.q
         dy[torch.arange(len(self.target), device=dy.device), self.target] += 1.0
         return dy / len(self.target)
+
+    def curvature(self) -> torch.Tensor:
+        """``∂²E/∂y_i² = q_i (1 − q_i) / N``."""
+        return self.q * (1 - self.q) / len(self.target)

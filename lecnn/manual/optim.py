@@ -8,7 +8,7 @@ They work on any dict of tensors, so the same optimizer drives a manual network
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -23,6 +23,10 @@ class Optimizer:
 
     def step(self, params: Tensors, grads: Tensors) -> None:
         raise NotImplementedError
+
+    def start_pass(self, curvature: Callable[[], Tensors], fresh: bool) -> None:
+        """Called before each pass (``fresh``) and when a run resumes mid-pass; ``curvature()``
+        estimates ∂²E/∂w² on the pass's first examples, for optimizers that need it."""
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "steps": self.steps, "state": self.state}
@@ -130,6 +134,11 @@ class SDLM(Optimizer):
 
     def set_hessian(self, hessian: Tensors) -> None:
         self.state = {k: {"h": h.clone(), "scale": 1.0 / (self.mu + h)} for k, h in hessian.items()}
+
+    def start_pass(self, curvature: Callable[[], Tensors], fresh: bool) -> None:
+        """Re-estimate h_kk at the start of each pass (and when resumed without it)."""
+        if fresh or not self.state:
+            self.set_hessian(curvature())
 
     @torch.no_grad()
     def step(self, params: Tensors, grads: Tensors) -> None:

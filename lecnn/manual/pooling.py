@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecnn.manual.base import Layer
+from lecnn.manual.base import Counts, Layer
 from lecnn.manual.conv import pair
 
 
@@ -24,13 +24,9 @@ def _tap(k: int, l: int, stride, out) -> tuple[slice, slice]:
     return slice(k, k + sh * (hout - 1) + 1, sh), slice(l, l + sw * (wout - 1) + 1, sw)
 
 
-class AvgPool2d(Layer):
-    """Average pooling (no padding).
-
-    Forward  ``y_{p,q} = (1/(kh·kw)) Σ_{k,l} x_{s·p+k, s·q+l}``
-    Backward ``dx_{i,j} = Σ_{windows holding (i,j)} dy_{p,q} / (kh·kw)``
-    Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
-    """
+class Pool(Layer):
+    """What the pooling layers share: kernel and stride (``stride`` defaults to ``kernel_size``),
+    no parameters, and their counts: each output unit reads its kh·kw window."""
 
     def __init__(
         self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None
@@ -38,6 +34,23 @@ class AvgPool2d(Layer):
         super().__init__()
         self.kernel_size = pair(kernel_size)
         self.stride = pair(stride) if stride is not None else self.kernel_size
+
+    def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
+        kh, kw = self.kernel_size
+        return Counts(y.numel(), 0, y.numel() * kh * kw)
+
+
+class AvgPool2d(Pool):
+    """Average pooling (no padding).
+
+    Forward   ``y_{p,q} = (1/(kh·kw)) Σ_{k,l} x_{s·p+k, s·q+l}``
+    Backward  ``dx_{i,j} = Σ_{windows holding (i,j)} dy_{p,q} / (kh·kw)``
+    Curvature ``d2x_{i,j} = Σ_{windows holding (i,j)} d2y_{p,q} / (kh·kw)²``
+    Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
+    """
+
+    kind = "avgpool"
+    saved = ("x_shape", "out")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.x_shape = x.shape
@@ -58,6 +71,11 @@ class AvgPool2d(Layer):
                 dx[(..., *_tap(k, l, self.stride, self.out))] += share
         return dx
 
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        self.hess = {}
+        kh, kw = self.kernel_size
+        return self.backward(d2y) / (kh * kw)  # slope 1/(kh·kw), squared
+
 
 class Subsampling(Layer):
     """LeNet's subsampling layer: the 2×2 average of each map, times a trainable coefficient, plus a
@@ -67,8 +85,12 @@ class Subsampling(Layer):
     Backward ``∂L/∂w_c = Σ dy_{c,p,q} m_{c,p,q}``, ``∂L/∂b_c = Σ dy_{c,p,q}``,
              ``dx_{c,2p+k,2q+l} = ¼ w_c dy_{c,p,q}``
     Shapes: N×C×H×W → N×C×⌊H/2⌋×⌊W/2⌋; ``weight`` C, ``bias`` C.
+    Curvature ``∂²E/∂w_c² ≈ Σ d2y m²``, ``∂²E/∂b_c² ≈ Σ d2y``, ``d2x = (w_c/4)² d2y`` per input
     Initialised to w = 1, b = 0 (a plain average); models re-initialise as their paper says.
     """
+
+    kind = "subsampling"
+    saved = ("m",)
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -89,23 +111,29 @@ class Subsampling(Layer):
             return None
         return self.pool.backward(dy * self.params["weight"].view(1, -1, 1, 1))
 
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        w = self.params["weight"].view(1, -1, 1, 1)
+        self.hess = {"weight": (d2y * self.m * self.m).sum((0, 2, 3)), "bias": d2y.sum((0, 2, 3))}
+        # each input feeds one unit with slope w/4
+        return self.pool.backward(d2y * w * w) / 4
 
-class MaxPool2d(Layer):
+    def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
+        return Counts(y.numel(), 2 * self.params["weight"].numel(), y.numel() * 5)  # 4 in + bias
+
+
+class MaxPool2d(Pool):
     """Max pooling (no padding).
 
-    Forward  ``y_{p,q} = max_{k,l} x_{s·p+k, s·q+l}``
-    Backward ``dx`` receives ``dy_{p,q}`` at the winning position of each window, summed where
+    Forward   ``y_{p,q} = max_{k,l} x_{s·p+k, s·q+l}``
+    Backward  ``dx`` receives ``dy_{p,q}`` at the winning position of each window, summed where
     windows overlap. Tie rule: the first maximum in row-major order within the window wins, as in
     PyTorch (``Tensor.max(dim)`` returns the first of equal maxima, as PyTorch's kernel keeps it).
+    Curvature ``d2x`` likewise: slope 1 at the winner, 0 elsewhere.
     Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
     """
 
-    def __init__(
-        self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None
-    ) -> None:
-        super().__init__()
-        self.kernel_size = pair(kernel_size)
-        self.stride = pair(stride) if stride is not None else self.kernel_size
+    kind = "maxpool"
+    saved = ("x_shape", "out", "tiled", "winner")
 
     def _fields(self, x: torch.Tensor) -> torch.Tensor:
         """N×C×(kh·kw)×L: each window's values, taps in row-major order."""
@@ -135,3 +163,7 @@ class MaxPool2d(Layer):
         return F.fold(
             dfields.view(n, c * kh * kw, -1), (h, w), self.kernel_size, stride=self.stride
         )
+
+    def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
+        self.hess = {}
+        return self.backward(d2y)

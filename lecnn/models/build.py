@@ -4,48 +4,20 @@ autograd one loads its state dict, so both start from the same weights for the s
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
-import torch.nn as tnn
 
 from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.errors import LecnnError
+from lecnn.manual.base import Counts
 from lecnn.models.spec import MODELS, ModelSpec
 
 IMPLS = ("autograd", "manual")
 INPUT_SIZE = {"mnist28": 28, "lenet32": 32, "zip16": 16}
 
-MANUAL = {
-    "linear": M.Linear,
-    "conv": M.Conv2d,
-    "sigmoid": M.Sigmoid,
-    "tanh": M.Tanh,
-    "scaled_tanh": M.ScaledTanh,
-    "relu": M.ReLU,
-    "flatten": M.Flatten,
-    "maxpool": M.MaxPool2d,
-    "avgpool": M.AvgPool2d,
-    "subsampling": M.Subsampling,
-    "rbf": M.RBFOutput,
-    "dropout": M.Dropout,
-}
-AUTOGRAD = {
-    "linear": tnn.Linear,
-    "conv": lnn.Conv2d,
-    "sigmoid": tnn.Sigmoid,
-    "tanh": tnn.Tanh,
-    "scaled_tanh": lnn.ScaledTanh,
-    "relu": tnn.ReLU,
-    "flatten": tnn.Flatten,
-    "maxpool": tnn.MaxPool2d,
-    "avgpool": tnn.AvgPool2d,
-    "subsampling": lnn.Subsampling,
-    "rbf": lnn.RBFOutput,
-    "dropout": tnn.Dropout,
-}
+#: spec kind → layer class, each registered by its own file (``kind = ...``)
+MANUAL = M.LAYERS
+AUTOGRAD = lnn.TWINS
 
 
 def get_spec(name: str | ModelSpec) -> ModelSpec:
@@ -97,8 +69,8 @@ def build_manual(spec: ModelSpec) -> M.Sequential:
     return net
 
 
-def build_autograd(spec: ModelSpec) -> tnn.Sequential:
-    return tnn.Sequential(*(AUTOGRAD[layer.kind](**layer.kwargs) for layer in spec.layers))
+def build_autograd(spec: ModelSpec) -> torch.nn.Sequential:
+    return torch.nn.Sequential(*(AUTOGRAD[layer.kind](**layer.kwargs) for layer in spec.layers))
 
 
 def build(
@@ -108,7 +80,7 @@ def build(
     seed: int | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-) -> M.Sequential | tnn.Sequential:
+) -> M.Sequential | torch.nn.Sequential:
     """The network ``name`` as a manual ``Sequential`` or an ``nn.Sequential``, same weights for
     the same ``seed``."""
     spec = get_spec(name)
@@ -133,58 +105,18 @@ def build_loss(spec: ModelSpec, impl: str):
             "rbf": M.RBFLoss,
         }[spec.loss]()
     return {
-        "mse": lambda: tnn.MSELoss(),
-        "mse-sum": lambda: tnn.MSELoss(reduction="sum"),
-        "cross-entropy": tnn.CrossEntropyLoss,
+        "mse": lambda: torch.nn.MSELoss(),
+        "mse-sum": lambda: torch.nn.MSELoss(reduction="sum"),
+        "cross-entropy": torch.nn.CrossEntropyLoss,
         "rbf": lnn.RBFLoss,
     }[spec.loss]()
-
-
-@dataclass(frozen=True)
-class Counts:
-    units: int
-    parameters: int
-    connections: int
-
-    def __str__(self) -> str:
-        return (
-            f"{self.units:,} units, {self.parameters:,} trainable parameters, "
-            f"{self.connections:,} connections"
-        )
 
 
 @torch.no_grad()
 def count(name: str | ModelSpec) -> Counts:
     """Units (inputs and every computing layer's outputs), free parameters (connected weights,
     biases, coefficients; fixed RBF prototypes excluded) and connections (weighted inputs, biases
-    included, summed over all units), as LeCun's papers count them."""
+    included, summed over all units), as LeCun's papers count them: each layer counts its own."""
     spec = get_spec(name)
-    net = build_manual(spec)
     size = INPUT_SIZE[spec.input]
-    x = torch.zeros(1, 1, size, size)
-    units, params, connections = x.numel(), 0, 0
-    for layer in net.layers:
-        y = layer.forward(x)
-        if isinstance(layer, M.Linear):
-            params += layer.params["weight"].numel() + layer.params["bias"].numel()
-            connections += y.numel() * (x.numel() + 1)
-            units += y.numel()
-        elif isinstance(layer, M.Conv2d):
-            fan_in = layer.fan_in()
-            bias = layer.params.get("bias")
-            params += int(fan_in.sum()) + (bias.numel() if bias is not None else 0)
-            per_map = y.shape[2] * y.shape[3]
-            connections += per_map * int((fan_in + (1 if bias is not None else 0)).sum())
-            units += y.numel()
-        elif isinstance(layer, M.Subsampling):
-            params += 2 * layer.params["weight"].numel()
-            connections += y.numel() * 5  # four inputs and a bias
-            units += y.numel()
-        elif isinstance(layer, (M.MaxPool2d, M.AvgPool2d)):
-            connections += y.numel() * math.prod(layer.kernel_size)
-            units += y.numel()
-        elif isinstance(layer, M.RBFOutput):
-            connections += y.numel() * x.numel()
-            units += y.numel()
-        x = y
-    return Counts(units, params, connections)
+    return build_manual(spec).counts(torch.zeros(1, 1, size, size))

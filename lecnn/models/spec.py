@@ -4,7 +4,7 @@ are built (so parameter names, shapes and initial values agree)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from lecnn.models.tables import LENET5_C3, ZIP_H2, rbf_prototypes
 
@@ -33,15 +33,21 @@ class TrainDefaults:
     order: str = "shuffle"  # "shuffle" each pass, or "fixed"
 
 
+InputForm = Literal["mnist28", "lenet32", "zip16"]  # lecnn.data.prepare's forms
+LossName = Literal["mse", "mse-sum", "cross-entropy", "rbf"]
+TargetKind = Literal["index", "onehot01", "pm1"]  # class index, 0/1 one-hot, ±1 one-hot
+InitScheme = Literal["torch", "lecun1989", "lenet5"]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     description: str
-    input: str  # "mnist28" | "lenet32" | "zip16" (lecnn.data.prepare)
+    input: InputForm
     layers: tuple[L, ...]
-    loss: str  # "mse" | "mse-sum" | "cross-entropy" | "rbf"
-    target: str  # "index" | "onehot01" (0/1 one-hot) | "pm1" (±1 one-hot)
-    init: str  # "torch" | "lecun1989" | "lenet5"
+    loss: LossName
+    target: TargetKind
+    init: InitScheme
     defaults: TrainDefaults
     #: outputs where the smallest value is the prediction (RBF penalties) rather than the largest
     predict_min: bool = False
@@ -70,7 +76,10 @@ def _linear() -> ModelSpec:
     )
 
 
-def _mlp(name: str, hidden: int, lr: float, description: str) -> ModelSpec:
+def mlp_spec(hidden: int, name: str = "", lr: float = 10.0, description: str = "") -> ModelSpec:
+    """The lecture's logistic network 784-``hidden``-10 with squared error."""
+    name = name or f"mlp-{hidden}"
+    description = description or f"784-{hidden}-10 logistic units, squared error"
     return ModelSpec(
         name=name,
         description=description,
@@ -229,10 +238,12 @@ MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         _linear(),
-        _mlp("mlp", 100, 10.0, "the lecture's network: 784-100-10 logistic units, squared error"),
-        _mlp(
-            "mlp-300",
+        mlp_spec(
+            100, "mlp", 10.0, "the lecture's network: 784-100-10 logistic units, squared error"
+        ),
+        mlp_spec(
             300,
+            "mlp-300",
             5.0,
             "784-300-10 logistic units, squared error (LeCun 1998's 2-layer net)",
         ),

@@ -3,7 +3,6 @@ parameter names and shapes match the manual layers so state dicts interchange.""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -11,19 +10,46 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lecnn.manual.activations import LECUN_A, LECUN_S
-from lecnn.manual.conv import conv_output_size, pair
+from lecnn.manual.conv import ConvGeometry
+
+#: spec kind → the autograd module: torch.nn's own where it has the layer, lecnn's below otherwise
+TWINS: dict[str, type[nn.Module]] = {
+    "linear": nn.Linear,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "flatten": nn.Flatten,
+    "maxpool": nn.MaxPool2d,
+    "avgpool": nn.AvgPool2d,
+    "dropout": nn.Dropout,
+}
 
 
-class ScaledTanh(nn.Module):
+class Twin(nn.Module):
+    """An autograd module of lecnn's own; naming its ``kind`` registers it in ``TWINS``."""
+
+    kind = ""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            TWINS[cls.kind] = cls
+
+
+class ScaledTanh(Twin):
     """``1.7159·tanh(2z/3)``, LeCun's squashing function."""
+
+    kind = "scaled_tanh"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return LECUN_A * torch.tanh(LECUN_S * x)
 
 
-class Conv2d(nn.Module):
+class Conv2d(ConvGeometry, Twin):
     """``F.conv2d`` with a connection table (a weight mask), a padding value and channel or per-unit
-    biases; same arguments and parameters as ``lecnn.manual.Conv2d``."""
+    biases; same arguments, checks and parameters as ``lecnn.manual.Conv2d`` (``ConvGeometry``)."""
+
+    kind = "conv"
 
     def __init__(
         self,
@@ -38,30 +64,17 @@ class Conv2d(nn.Module):
         input_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
-        self.pad_value, self.bias_mode = float(pad_value), bias
-        kh, kw = self.kernel_size
+        mask, weight, bias_init = self._setup(
+            in_channels, out_channels, kernel_size, stride, padding, pad_value,
+            connection_table, bias, input_size,
+        )  # fmt: skip
         if connection_table is None:
-            table = torch.ones(out_channels, in_channels, dtype=torch.bool)
             self.mask = None
         else:
-            table = torch.as_tensor(connection_table, dtype=torch.bool)
-            mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
             self.register_buffer("mask", mask, persistent=False)
-        self.connection_table = table
-        bound = 1.0 / math.sqrt(int(table.sum(1).max()) * kh * kw)
-        weight = torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound)
-        self.weight = nn.Parameter(weight if self.mask is None else weight * self.mask)
-        if bias == "channel":
-            self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound))
-        elif bias == "unit":
-            if input_size is None:
-                raise ValueError("a per-unit bias needs input_size=(H, W)")
-            size = [
-                conv_output_size(n, k, s, p)
-                for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
-            ]
-            self.bias = nn.Parameter(torch.zeros(out_channels, *size))
+        self.weight = nn.Parameter(weight)
+        if bias_init is not None:
+            self.bias = nn.Parameter(bias_init)
         else:
             self.register_parameter("bias", None)
 
@@ -78,8 +91,10 @@ class Conv2d(nn.Module):
         return y + self.bias if self.bias_mode == "unit" else y
 
 
-class Subsampling(nn.Module):
+class Subsampling(Twin):
     """LeNet's 2×2 average × trainable coefficient + trainable bias, per map."""
+
+    kind = "subsampling"
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -91,8 +106,10 @@ class Subsampling(nn.Module):
         return m * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
-class RBFOutput(nn.Module):
+class RBFOutput(Twin):
     """Euclidean RBF units ``y_i = Σ_j (x_j − w_ij)²`` with fixed prototypes (a buffer)."""
+
+    kind = "rbf"
 
     def __init__(self, prototypes: torch.Tensor) -> None:
         super().__init__()

@@ -10,7 +10,13 @@ from lecnn import manual as M
 from lecnn.errors import LecnnError
 from lecnn.models import get_spec
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "sdlm")
+#: optimizer name → its construction from the rate and weight decay (``--optimizer`` choices)
+OPTIMIZERS = {
+    "sgd": lambda lr, wd: M.SGD(lr, weight_decay=wd),
+    "momentum": lambda lr, wd: M.SGD(lr, momentum=0.9, weight_decay=wd),
+    "adam": lambda lr, wd: M.Adam(lr, weight_decay=wd, decoupled=True),
+    "sdlm": lambda lr, wd: M.SDLM(lr),
+}
 DTYPES = ("float32", "float64")
 
 
@@ -95,6 +101,10 @@ class TrainConfig:
         if self.schedule is not None:
             parse_schedule(self.schedule, self.lr or 1.0, 1, 1)
 
+    def input_form(self) -> str:
+        """The data's form: ``input`` when given, else the model's own."""
+        return self.input or get_spec(self.model).input
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -105,14 +115,10 @@ class TrainConfig:
 
 
 def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
-    wd = config.weight_decay or 0.0
-    if config.optimizer == "sgd":
-        return M.SGD(config.lr, weight_decay=wd)
-    if config.optimizer == "momentum":
-        return M.SGD(config.lr, momentum=0.9, weight_decay=wd)
-    if config.optimizer == "sdlm":
-        return M.SDLM(config.lr)
-    return M.Adam(config.lr, weight_decay=wd, decoupled=True)
+    """The run's optimizer; an unknown name is refused, never replaced by a default."""
+    if config.optimizer not in OPTIMIZERS:
+        raise LecnnError(f"--optimizer {config.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[config.optimizer](config.lr, config.weight_decay or 0.0)
 
 
 def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lecnn import manual as M
+from lecnn.manual.hessian import diagonal_hessian
 from lecnn.models import ModelSpec, build, build_loss
 
 
@@ -59,6 +60,19 @@ class Engine:
         """Training mode (dropout on) or evaluation mode."""
         raise NotImplementedError
 
+    def manual_net(self) -> M.Sequential:
+        """The network as hand-written layers (the curvature pass needs them)."""
+        raise NotImplementedError
+
+    def curvature(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Gauss–Newton estimates of ∂²E/∂w² on (x, target), from the hand-written second-
+        derivative pass, in evaluation mode (no dropout)."""
+        self.train(False)
+        try:
+            return diagonal_hessian(self.manual_net(), build_loss(self.spec, "manual"), x, target)
+        finally:
+            self.train(True)
+
 
 class ManualEngine(Engine):
     impl = "manual"
@@ -93,10 +107,11 @@ class ManualEngine(Engine):
         self.net.load_state_dict(state)
         self._params = self.net.named_params()
 
+    def manual_net(self) -> M.Sequential:
+        return self.net
+
     def train(self, mode: bool = True) -> None:
-        for layer in self.net.layers:
-            if isinstance(layer, M.Dropout):
-                layer.training = mode
+        self.net.train(mode)
 
 
 class AutogradEngine(Engine):
@@ -130,6 +145,13 @@ class AutogradEngine(Engine):
 
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)
+
+    def manual_net(self) -> M.Sequential:
+        """A manual copy of the current weights (the state dicts interchange)."""
+        p = next(iter(self._params.values()))
+        net = build(self.spec, "manual", device=p.device, dtype=p.dtype)
+        net.load_state_dict(self.state_dict())
+        return net
 
 
 def make_engine(

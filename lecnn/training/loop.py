@@ -8,82 +8,45 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from lecnn.data import Digits, Prepared, load_mnist, make_generator, pass_order, prepare
+from lecnn.data import Prepared, load_mnist, make_generator, pass_order, prepare
 from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger, timestamped_run_dir
-from lecnn.manual import SDLM
-from lecnn.manual.hessian import diagonal_hessian
-from lecnn.models import build, build_loss, get_spec
+from lecnn.manual.optim import Optimizer
+from lecnn.models import get_spec
 from lecnn.training.augment import AUGMENTATIONS
-from lecnn.training.checkpoint import FILENAME, load_checkpoint, save_checkpoint
+from lecnn.training.checkpoint import FILENAME, load_checkpoint
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
-from lecnn.training.engine import Engine, ManualEngine, encode_targets, make_engine
+from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.results import RunResult, finish
-from lecnn.training.resume import first_line, resumed_config
+from lecnn.training.resume import resumed_config
 from lecnn.training.rundir import claim, remove_if_unused
+from lecnn.training.runlog import log_every, log_start
+from lecnn.training.state import Diverged, Progress, RunState
+
+__all__ = ["Diverged", "Trainer", "load_data", "train"]
 
 CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
 HESSIAN_SAMPLES = 500  # examples SDLM re-estimates its curvature on before each pass (the paper's)
-LOG_POINTS = 300  # step-level points per run when --log-every is not given
-# HParams columns: these first, and the first five visible by default (TensorBoard shows five)
-HPARAMS_SHOWN = ("model", "impl", "optimizer", "lr", "batch_size")
-HPARAMS_FIRST = (*HPARAMS_SHOWN, "epochs", "seed", "augment", "device")
-
-
-class Diverged(LecnnError):
-    """The loss became NaN or infinite."""
-
-    exit_code = 1
-
-
-@dataclass
-class Progress:
-    """Where a run stands; all of it goes into the checkpoint so a resumed run continues exactly."""
-
-    epoch: int = 0  # the pass in progress (0-based)
-    batch: int = 0  # batches of this pass already done
-    step: int = 0  # updates done in all
-    order: torch.Tensor | None = None  # this pass's permutation
-    loss_sum: float = 0.0
-    correct: int = 0
-    seen: int = 0
-    train_seconds: float = 0.0  # training time so far, evaluation excluded
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_run_dir(config: TrainConfig) -> Path:
     return timestamped_run_dir(f"{config.model}-{config.impl}")
 
 
-def prepare_for(
-    config: TrainConfig, digits: Digits, device: torch.device, dtype: torch.dtype
-) -> Prepared:
-    """``digits`` in the form the run's model reads (its own, or ``config.input``)."""
-    form = config.input or get_spec(config.model).input
-    return prepare(digits, form, device, seed=config.data_seed, dtype=dtype)
-
-
 def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
+    """The run's data set, in the form its model reads, on ``device``."""
     digits = load_mnist(config.data_dir, dataset=config.dataset)
-    return prepare_for(config, digits, device, dtype)
-
-
-def limited(data: Prepared, limit: int | None) -> Prepared:
-    """``data`` with only the first ``limit`` training digits (all when None)."""
-    if limit is None or limit >= len(data.train):
-        return data
-    return Prepared(train=data.train.head(limit), test=data.test, input=data.input)
+    return prepare(digits, config.input_form(), device, seed=config.data_seed, dtype=dtype)
 
 
 class Trainer:
@@ -144,7 +107,7 @@ class Trainer:
         seed_everything(cfg.seed)
         if data is None:
             data = load_data(cfg, self.device, self.dtype)
-        self.data = limited(data, cfg.limit)
+        self.data = data.limited(cfg.limit)
         n = len(self.data.train)
         if cfg.batch_size > n:
             raise LecnnError(
@@ -153,114 +116,56 @@ class Trainer:
         self.engine: Engine = make_engine(
             self.spec, cfg.impl, seed=cfg.seed, device=self.device, dtype=self.dtype
         )
-        self.optimizer = make_optimizer(cfg)
+        self.state = RunState(
+            cfg,
+            self.engine,
+            make_optimizer(cfg),
+            make_generator(self.device, cfg.seed),
+            self.device,
+        )
         self.batches = math.ceil(n / cfg.batch_size)
-        self.log_every = cfg.log_every or max(1, self.batches * cfg.epochs // LOG_POINTS)
+        self.log_every = log_every(cfg, self.batches)
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
-        self.generator = make_generator(self.device, cfg.seed)
         self.augment = AUGMENTATIONS[cfg.augment_kind]
-        self.progress = Progress()
         if ckpt is not None:
-            self._restore(ckpt)
+            self.state.restore(ckpt, self.checkpoint_path)
+
+    @property
+    def progress(self) -> Progress:
+        return self.state.progress
+
+    @property
+    def optimizer(self) -> Optimizer:
+        return self.state.optimizer
 
     def close(self) -> None:
         """Release the run folder (``run`` does this when it returns)."""
         self._lock.release()
 
-    # -- checkpoints ------------------------------------------------------------------------
-    def _payload(self) -> dict[str, Any]:
-        p = self.progress
-        return {
-            "config": self.config.to_dict(),
-            "model": self.spec.name,
-            "impl": self.config.impl,
-            "model_state": {k: v.cpu() for k, v in self.engine.state_dict().items()},
-            "optimizer_state": self.optimizer.state_dict(),
-            "generator_state": self.generator.get_state(),
-            "torch_rng_state": torch.get_rng_state(),
-            "progress": {
-                "epoch": p.epoch,
-                "batch": p.batch,
-                "step": p.step,
-                "order": p.order.cpu() if p.order is not None else None,
-                "loss_sum": p.loss_sum,
-                "correct": p.correct,
-                "seen": p.seen,
-                "train_seconds": p.train_seconds,
-            },
-            "history": p.history,
-        }
-
-    def _restore(self, ckpt: dict[str, Any]) -> None:
-        try:
-            self.engine.load_state_dict(
-                {k: v.to(self.device) for k, v in ckpt["model_state"].items()}
-            )
-        except (KeyError, RuntimeError) as e:
-            raise LecnnError(
-                f"{self.checkpoint_path}: its weights do not fit model {self.config.model} "
-                f"({first_line(e)}); the checkpoint is damaged or from another model"
-            ) from e
-        opt = ckpt["optimizer_state"]
-        opt["state"] = {
-            k: {n: t.to(self.device) for n, t in s.items()} for k, s in opt["state"].items()
-        }
-        self.optimizer.load_state_dict(opt)
-        try:
-            self.generator.set_state(ckpt["generator_state"])
-        except RuntimeError as e:
-            raise LecnnError(
-                f"cannot resume on {self.device}: the saved run used another device type"
-            ) from e
-        torch.set_rng_state(ckpt["torch_rng_state"])
-        pr = ckpt["progress"]
-        order = pr["order"].to(self.device) if pr["order"] is not None else None
-        self.progress = Progress(
-            pr["epoch"],
-            pr["batch"],
-            pr["step"],
-            order,
-            pr["loss_sum"],
-            pr["correct"],
-            pr["seen"],
-            pr["train_seconds"],
-            list(ckpt["history"]),
-        )
-
     def save(self) -> Path:
-        return save_checkpoint(self.checkpoint_path, self._payload())
+        return self.state.save(self.checkpoint_path)
 
-    # -- the loop ---------------------------------------------------------------------------
     def request_stop(self, *_: Any) -> None:
         """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
         self._stop = True
 
-    def _estimate_hessian(self, x: torch.Tensor, target: torch.Tensor) -> None:
-        """SDLM's h_kk for this pass, from the hand-written second-derivative pass (for an
-        autograd run, on a manual copy of its weights: the state dicts interchange)."""
-        if isinstance(self.engine, ManualEngine):
-            net = self.engine.net
-        else:
-            net = build(self.spec, "manual", device=self.device, dtype=self.dtype)
-            net.load_state_dict(self.engine.state_dict())
-        self.engine.train(False)
-        hessian = diagonal_hessian(net, build_loss(self.spec, "manual"), x, target)
-        self.engine.train(True)
-        self.optimizer.set_hessian(hessian)
+    def _check_finite(self, loss: torch.Tensor, weights: bool = False) -> None:
+        self.state.check_finite(loss, self.checkpoint_path, weights)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def run(self, on_step: Callable[[int], bool | None] | None = None) -> RunResult:
-        """Train to the configured number of passes. ``on_step(step)`` runs after each update and
-        may return True to stop as Ctrl-C would."""
+    def run(self, on_step: Callable[[int, torch.Tensor], bool | None] | None = None) -> RunResult:
+        """Train to the configured number of passes. ``on_step(step, loss)`` runs after each
+        update (``loss``: that update's loss, a tensor) and may return True to stop as Ctrl-C
+        would."""
         cfg, p, engine, opt = self.config, self.progress, self.engine, self.optimizer
         train = self.data.train
         self.logger = logger = RunLogger(self.run_dir, names=self.spec.display_name)
         if p.step == 0:
-            self._log_start(logger)
+            log_start(logger, cfg, self.device, engine, train.x[:1])
         previous = None
         if sys.platform != "win32" and _in_main_thread():
             previous = signal.signal(signal.SIGINT, self.request_stop)
@@ -279,13 +184,15 @@ class Trainer:
                     p.order = pass_order(  # --order fixed: the 1989 protocol's constant order
                         len(train),
                         device=self.device,
-                        generator=self.generator,
+                        generator=self.state.generator,
                         shuffle=cfg.order != "fixed",
                     )
                 # this pass's examples gathered once, in order; each batch is then a view
                 xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
-                if isinstance(opt, SDLM) and (p.batch == 0 or not opt.state):
-                    self._estimate_hessian(xs[:HESSIAN_SAMPLES], ts[:HESSIAN_SAMPLES])
+                opt.start_pass(  # SDLM re-estimates its curvature here
+                    partial(engine.curvature, xs[:HESSIAN_SAMPLES], ts[:HESSIAN_SAMPLES]),
+                    fresh=p.batch == 0,
+                )
                 bs = cfg.batch_size
                 loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
                 correct = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -298,10 +205,9 @@ class Trainer:
                     start = p.batch * bs
                     x, t, y = xs[start : start + bs], ts[start : start + bs], ys[start : start + bs]
                     if cfg.augment:
-                        x = self.augment(x, self.generator)
+                        x = self.augment(x, self.state.generator)
                     opt.lr = self.schedule(p.epoch, p.step)
                     loss, out = engine.train_step(x, t)
-                    self.last_loss = loss
                     opt.step(engine.params(), engine.grads())
                     loss_sum += loss * len(y)
                     correct += (engine.predict(out) == y).sum()
@@ -309,7 +215,7 @@ class Trainer:
                     p.batch += 1
                     p.step += 1
                     since_check += 1
-                    stop = on_step(p.step) if on_step is not None else None
+                    stop = on_step(p.step, loss) if on_step is not None else None
                     if p.step == 1 or p.step % self.log_every == 0:
                         logger.scalars({"optimizer/lr": opt.lr}, p.step)
                     if p.step % self.log_every == 0 and seen > logged[2]:
@@ -340,10 +246,10 @@ class Trainer:
                         self._fold(loss_sum, correct, seen, t0)
                         self.save()
                         status = "interrupted"
-                        return finish(self, status)
+                        return self._finish(status)
                 self._fold(loss_sum, correct, seen, t0)
                 self._end_epoch(logger, bar)
-            return finish(self, status)
+            return self._finish(status)
         except Diverged:
             logger.end_session("diverged")
             raise
@@ -354,56 +260,9 @@ class Trainer:
             logger.close()
             self.close()
 
-    def _log_start(self, logger: RunLogger) -> None:
-        """What TensorBoard shows before the first pass ends: config, HParams, the graph."""
-        cfg = self.config
-        logger.config(cfg.to_dict())
-        hparams = {k: v for k, v in cfg.to_dict().items() if k not in ("data_dir", "logdir")}
-        hparams["device"] = str(self.device)
-        logger.hparams(
-            {k: hparams.pop(k) for k in HPARAMS_FIRST} | hparams,
-            HPARAMS_SHOWN,
-            {
-                "test error %": ("test", "error_pct/pass"),
-                "test accuracy %": ("test", "accuracy_pct/pass"),
-                "train error %": ("train", "error_pct/pass"),
-                "training seconds": ("", "time/train_seconds"),
-            },
-        )
-        if isinstance(self.engine.net, torch.nn.Module):
-            # traced in eval mode with the RNG state put back: logging draws no random numbers
-            with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.jit.trace's deprecation notices
-                self.engine.train(False)
-                logger.graph(self.engine.net, self.data.train.x[:1])
-                self.engine.train(True)
-
-    def _check_finite(self, loss: torch.Tensor, weights: bool = False) -> None:
-        """Stop with Diverged when the loss (or, with ``weights``, any weight) is not finite,
-        before anything logs or saves it: the last good checkpoint stays as it was."""
-        value = float(loss)
-        bad = None if math.isfinite(value) else f"the loss became {value}"
-        if bad is None and weights:
-            for name, w in self.engine.params().items():
-                if not bool(torch.isfinite(w).all()):
-                    bad = f"weight {self.spec.display_name(name)} became non-finite"
-                    break
-        if bad is None:
-            return
-        cfg, p = self.config, self.progress
-        kept = (
-            f"the last good checkpoint is kept in {self.checkpoint_path}"
-            if self.checkpoint_path.exists()
-            else "no checkpoint had been written yet"
-        )
-        causes = [f"--lr {cfg.lr:g}"]
-        if cfg.weight_decay:
-            causes.append(f"--weight-decay {cfg.weight_decay:g}")
-        if cfg.schedule != "constant":
-            causes.append(f"--schedule {cfg.schedule}")
-        raise Diverged(
-            f"{bad} at pass {p.epoch + 1}, update {p.step}: the learning rate is too high for "
-            f"this model (set by {', '.join(causes)}); try a smaller --lr; {kept}"
+    def _finish(self, status: str) -> RunResult:
+        return finish(
+            self.state, self.data, self.logger, self.run_dir, status, final_test=self.final_test
         )
 
     def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, t0: float) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from lecnn.data import Prepared
 from lecnn.device import describe_device
+from lecnn.logs.tensorboard import RunLogger
 from lecnn.models import count
 from lecnn.training.checkpoint import write_atomically
-from lecnn.training.evaluate import evaluate
-
-if TYPE_CHECKING:
-    from lecnn.training.loop import Trainer
+from lecnn.training.evaluate import Evaluation, evaluate
+from lecnn.training.state import RunState
 
 
 @dataclass
@@ -25,18 +25,28 @@ class RunResult:
     results: dict[str, Any]
 
 
-def finish(trainer: Trainer, status: str) -> RunResult:
-    """Evaluate the finished run, log its pictures and hparams, and write ``results.json``."""
-    cfg, p = trainer.config, trainer.progress
-    counts = count(trainer.spec)
+def finish(
+    state: RunState,
+    data: Prepared,
+    logger: RunLogger,
+    run_dir: Path,
+    status: str,
+    final_test: Evaluation | None = None,
+) -> RunResult:
+    """Evaluate the finished run (``final_test``: the last pass's test evaluation, when the
+    weights have not changed since), log its pictures, end the HParams session, and write
+    ``results.json``."""
+    cfg, p, engine = state.config, state.progress, state.engine
+    spec = engine.spec
+    counts = count(spec)
     results: dict[str, Any] = {
         "status": status,
         "config": cfg.to_dict(),
-        "model": trainer.spec.name,
-        "description": trainer.spec.description,
+        "model": spec.name,
+        "description": spec.description,
         "counts": vars(counts),
         "parameters": counts.parameters,
-        "device": describe_device(trainer.device),
+        "device": describe_device(state.device),
         "torch": torch.__version__,
         "epochs_done": p.epoch,
         "steps": p.step,
@@ -44,8 +54,8 @@ def finish(trainer: Trainer, status: str) -> RunResult:
         "history": p.history,
     }
     if status == "finished":
-        ev = trainer.final_test or evaluate(trainer.engine, trainer.data.test)
-        ev_train = evaluate(trainer.engine, trainer.data.train)
+        ev = final_test or evaluate(engine, data.test)
+        ev_train = evaluate(engine, data.train)
         last = p.history[-1] if p.history else {}
         results["final"] = {
             "test_error": ev.error,
@@ -57,16 +67,12 @@ def finish(trainer: Trainer, status: str) -> RunResult:
             "train_loss": ev_train.loss,
             "train_error_running": last.get("train_error"),
         }
-        logger = trainer.logger
-        wrong = (ev.predicted != trainer.data.test.y).nonzero().flatten()[:36]
+        wrong = (ev.predicted != data.test.y).nonzero().flatten()[:36]
         logger.misclassified(
-            trainer.data.test.x[wrong].cpu(),
-            ev.predicted[wrong].cpu(),
-            trainer.data.test.y[wrong].cpu(),
-            p.step,
+            data.test.x[wrong].cpu(), ev.predicted[wrong].cpu(), data.test.y[wrong].cpu(), p.step
         )
-        logger.confusion(ev.confusion(trainer.data.test.y), p.step)
-    trainer.logger.end_session(status)
+        logger.confusion(ev.confusion(data.test.y), p.step)
+    logger.end_session(status)
     text = json.dumps(results, indent=2, default=str)
-    write_atomically(trainer.run_dir / "results.json", lambda f: f.write(text.encode()))
-    return RunResult(trainer.run_dir, status, results)
+    write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
+    return RunResult(run_dir, status, results)

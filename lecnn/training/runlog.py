@@ -1,0 +1,48 @@
+"""What a run logs to TensorBoard before its first pass ends: the config, the HParams session and
+the model graph (the curves themselves are written by the loop as it goes)."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from lecnn.logs.tensorboard import RunLogger
+from lecnn.training.config import TrainConfig
+from lecnn.training.engine import Engine
+
+LOG_POINTS = 300  # step-level points per run when --log-every is not given
+# HParams columns: these first, and the first five visible by default (TensorBoard shows five)
+HPARAMS_SHOWN = ("model", "impl", "optimizer", "lr", "batch_size")
+HPARAMS_FIRST = (*HPARAMS_SHOWN, "epochs", "seed", "augment", "device")
+METRICS = {  # display name → (sub-run, tag) of the curve it reads
+    "test error %": ("test", "error_pct/pass"),
+    "test accuracy %": ("test", "accuracy_pct/pass"),
+    "train error %": ("train", "error_pct/pass"),
+    "training seconds": ("", "time/train_seconds"),
+}
+
+
+def log_every(config: TrainConfig, batches: int) -> int:
+    """Updates between step-level points: ``--log-every``, else about LOG_POINTS per run."""
+    return config.log_every or max(1, batches * config.epochs // LOG_POINTS)
+
+
+def log_start(
+    logger: RunLogger,
+    config: TrainConfig,
+    device: torch.device,
+    engine: Engine,
+    example: torch.Tensor,
+) -> None:
+    logger.config(config.to_dict())
+    hparams = {k: v for k, v in config.to_dict().items() if k not in ("data_dir", "logdir")}
+    hparams["device"] = str(device)
+    logger.hparams({k: hparams.pop(k) for k in HPARAMS_FIRST} | hparams, HPARAMS_SHOWN, METRICS)
+    if isinstance(engine.net, torch.nn.Module):
+        # traced in eval mode with the RNG state put back: logging draws no random numbers
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.trace's deprecation notices
+            engine.train(False)
+            logger.graph(engine.net, example)
+            engine.train(True)
