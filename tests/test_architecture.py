@@ -57,3 +57,24 @@ def test_layers_register_themselves_and_have_twins():
     assert set(M.LAYERS) == set(lnn.TWINS)  # every hand-written layer has an autograd twin
     for kind, layer in M.LAYERS.items():
         assert layer.kind == kind and layer.__doc__
+
+
+def test_every_parity_case_has_a_curvature_pass_and_counts():
+    """Each layer's own curvature pass runs, keeps the input's shape and stays ≥ 0, and each
+    layer counts itself (so a new layer with a parity case is checked here too)."""
+    import torch
+
+    from lecnn.checks import parity
+    from lecnn.manual import Counts
+
+    for case in parity.layer_cases():
+        layer, _ = parity.build_pair(case, "cpu", torch.float64)
+        x = torch.randn(case.shape, dtype=torch.float64)
+        y = layer.forward(x)
+        for name in layer.saved:
+            assert hasattr(layer, name), (case.name, name)
+        d2x = layer.backward_curvature(torch.rand_like(y))
+        assert d2x.shape == x.shape and (d2x >= 0).all(), case.name
+        assert set(layer.hess) == set(layer.params), case.name
+        assert all((h >= 0).all() for h in layer.hess.values()), case.name
+        assert isinstance(layer.counts(x, y), Counts)
