@@ -16,6 +16,7 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
+from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.manual import (
     AvgPool2d,
@@ -117,6 +118,14 @@ def layer_cases() -> list[LayerCase]:
         C("Tanh", Tanh, lambda m: tnn.Tanh(), (3, 7)),
         C("ScaledTanh", ScaledTanh, lambda m: lnn.ScaledTanh(), (2, 9)),
         C("ReLU", ReLU, lambda m: tnn.ReLU(), (2, 3, 5, 4), _zeros_mixed, ["kink"]),
+        C(
+            "LeakyReLU",
+            lambda: M.LeakyReLU(0.1),
+            lambda m: tnn.LeakyReLU(m.negative_slope),
+            (2, 3, 5, 4),
+            _zeros_mixed,
+            ["kink"],
+        ),
         C("Conv2d", lambda: Conv2d(3, 4, 3), _conv_twin, (2, 3, 7, 6)),
         C("Conv2d/batch1", lambda: Conv2d(1, 2, 5), _conv_twin, (1, 1, 9, 9)),
         C(

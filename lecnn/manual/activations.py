@@ -88,3 +88,24 @@ class ReLU(Activation):
 
     def slope(self) -> torch.Tensor:
         return self.active
+
+
+class LeakyReLU(Activation):
+    """Leaky rectifier: ``g(in) = in`` for in > 0, else ``negative_slope · in``;
+    ``g'(in) = 1`` for in > 0, else ``negative_slope`` (at exactly 0 the negative slope, as
+    PyTorch takes it)."""
+
+    kind = "leaky_relu"
+    saved = ("g1",)
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # g'(in) per unit, in x's dtype: 1 where in > 0, the negative slope elsewhere
+        self.g1 = torch.where(x > 0, torch.ones_like(x), torch.full_like(x, self.negative_slope))
+        return x * self.g1
+
+    def slope(self) -> torch.Tensor:
+        return self.g1

@@ -18,6 +18,7 @@ TWINS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
     "flatten": nn.Flatten,
     "maxpool": nn.MaxPool2d,
     "avgpool": nn.AvgPool2d,
