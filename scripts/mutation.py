@@ -1,0 +1,119 @@
+"""Mutation testing: run mutmut (configured in pyproject.toml: lecnn/manual, lecnn/training and
+lecnn/data, each mutant against the fast tests that reach the function it changed) and write the
+score per package to runs/bench/mutation.txt.
+
+    OMP_NUM_THREADS=1 LECNN_DATA=../shared/data/mnist python scripts/mutation.py --jobs 2
+    python scripts/mutation.py --report-only      # score an existing mutants/ folder again
+
+Not part of CI: a full run takes about an hour on 2 cores. A mutant is "killed" when a test fails
+with it, "survived" when every test passes, "no tests" when no selected test reaches its function,
+"timeout" when its tests ran far longer than without it (a kill: the mutant broke the code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("lecnn/manual", "lecnn/training", "lecnn/data")
+KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout"}
+KILLED.update({255: "timeout", -9: "segfault", -11: "segfault", 37: "type check"})
+OTHER = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not checked"}
+
+
+def outcome(code: int | None) -> str:
+    return KILLED.get(code) or OTHER.get(code, "suspicious")
+
+
+def collect(mutants: Path) -> dict[str, Counter]:
+    """Outcome counts per package, and the survivors' names under the key "survivors:<pkg>"."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for meta in sorted(mutants.glob("lecnn/**/*.py.meta")):
+        rel = meta.relative_to(mutants).as_posix()
+        pkg = next((p for p in PACKAGES if rel.startswith(p + "/")), None)
+        if pkg is None:
+            continue
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            counts[pkg][outcome(code)] += 1
+            if outcome(code) == "survived":
+                counts["survivors:" + pkg][name] += 1
+    return counts
+
+
+def score(c: Counter) -> tuple[int, int]:
+    """(killed, scored): killed includes timeouts and crashes; unscored: no tests, not checked."""
+    killed = c["killed"] + c["timeout"] + c["segfault"] + c["type check"]
+    return killed, killed + c["survived"] + c["suspicious"]
+
+
+def report(counts: dict[str, Counter], seconds: float | None, command: str) -> str:
+    lines = [
+        f"mutation testing with mutmut on {platform.machine()} ({os.cpu_count()} cores), "
+        f"torch {torch.__version__}",
+        f"command: {command}",
+    ]
+    if seconds is not None:
+        lines.append(f"wall time: {seconds / 60:.1f} min")
+    lines += ["", f"{'package':16s} {'mutants':>8s} {'killed':>7s} {'survived':>9s} "
+              f"{'no tests':>9s} {'timeout':>8s} {'score':>7s}"]  # fmt: skip
+    total = Counter()
+    for pkg in PACKAGES:
+        c = counts.get(pkg, Counter())
+        total += c
+        k, n = score(c)
+        lines.append(
+            f"{pkg:16s} {sum(c.values()):8d} {c['killed']:7d} {c['survived']:9d} "
+            f"{c['no tests']:9d} {c['timeout']:8d} {100 * k / max(n, 1):6.1f}%"
+        )
+    k, n = score(total)
+    lines.append(f"{'all':16s} {sum(total.values()):8d} {total['killed']:7d} "
+                 f"{total['survived']:9d} {total['no tests']:9d} {total['timeout']:8d} "
+                 f"{100 * k / max(n, 1):6.1f}%")  # fmt: skip
+    lines += ["", "score = killed (timeouts included) / (killed + survived); 'no tests' are",
+              "mutants no selected test reaches, listed apart. Survivors by package:"]  # fmt: skip
+    for pkg in PACKAGES:
+        names = sorted(counts.get("survivors:" + pkg, Counter()))
+        lines.append(f"\n{pkg}: {len(names)} survived")
+        lines += [f"  {n}" for n in names]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut's --max-children")
+    ap.add_argument("--report-only", action="store_true", help="score mutants/ as it is")
+    ap.add_argument("--out", default=str(ROOT / "runs" / "bench" / "mutation.txt"))
+    args = ap.parse_args()
+    seconds, command = None, f"mutmut run --max-children {args.jobs}"
+    if not args.report_only:
+        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)],
+            cwd=ROOT,
+            env=env,
+        )
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.stderr.write(f"mutmut exited with {proc.returncode}\n")
+            return proc.returncode
+    text = report(collect(ROOT / "mutants"), seconds, command)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text.split("\n\n")[1])
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
