@@ -60,7 +60,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if "kind" in cls.__dict__ and cls.kind:  # named by the class itself, not inherited
             LAYERS[cls.kind] = cls
 
     def __init__(self) -> None:

@@ -33,7 +33,7 @@ class Twin(nn.Module):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if "kind" in cls.__dict__ and cls.kind:  # named by the class itself, not inherited
             TWINS[cls.kind] = cls
 
 
