@@ -8,6 +8,7 @@ from conftest import DEVICES
 
 from lecnn.checks import parity
 from lecnn.manual import Conv2d, MaxPool2d, ReLU
+from lecnn.manual.conv import METHODS
 
 TOL = 1e-10
 LAYERS = parity.layer_cases()
@@ -133,3 +134,31 @@ def test_gradcheck_command_prints_table_and_passes(capsys):
     out = capsys.readouterr().out
     assert "Conv2d/table(LeNet-5 C3)" in out and "max rel err" in out
     assert " FAIL" not in out and " 0 failed" in out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "cfg",
+    [*CONV_CONFIGS, dict(in_channels=2, out_channels=3, kernel_size=3, stride=2)],  # odd rest
+    ids=range(len(CONV_CONFIGS) + 1),
+)
+def test_three_convolution_backwards_agree(cfg, device):
+    """loop (the equations), im2col and the framework's convolution kernels (dx a transposed
+    convolution, dw a correlation): outputs and gradients within 1e-12 in float64."""
+    layers = {m: Conv2d(**cfg, method=m).to(device=device, dtype=torch.float64) for m in METHODS}
+    parity.randomize(layers["loop"], torch.Generator().manual_seed(1))
+    for layer in layers.values():
+        layer.load_state_dict(layers["loop"].state_dict())
+    size = cfg.get("input_size", (9, 10))
+    x = torch.randn(3, cfg["in_channels"], *size, dtype=torch.float64, device=device)
+    ys = {m: layer.forward(x) for m, layer in layers.items()}
+    dy = torch.randn_like(ys["loop"])
+    dxs = {m: layer.backward(dy) for m, layer in layers.items()}
+    for m in ("unfold", "conv"):
+        for name, got, ref in [
+            ("y", ys[m], ys["loop"]),
+            ("dx", dxs[m], dxs["loop"]),
+            *[(f"d{k}", layers[m].grads[k], layers["loop"].grads[k]) for k in layers[m].grads],
+        ]:
+            row = parity.compare(m, name, got, ref)
+            assert row.max_rel < 1e-12, row

@@ -163,6 +163,12 @@ def layer_cases() -> list[LayerCase]:
             (2, 12, 8, 8),
         ),
         C("Conv2d/no-bias", lambda: Conv2d(2, 2, 3, bias=None), _conv_twin, (1, 2, 5, 5)),
+        C(
+            "Conv2d/conv kernels,stride2,pad-1",
+            lambda: Conv2d(2, 3, 3, 2, 1, pad_value=-1, method="conv"),
+            _conv_twin,
+            (2, 2, 8, 9),
+        ),
         C("Subsampling", lambda: Subsampling(3), lambda m: lnn.Subsampling(3), (2, 3, 6, 8)),
         C("Subsampling/odd", lambda: Subsampling(2), lambda m: lnn.Subsampling(2), (1, 2, 7, 5)),
         C("AvgPool2d", lambda: AvgPool2d(2), lambda m: tnn.AvgPool2d(2), (2, 3, 6, 6)),

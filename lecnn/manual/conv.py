@@ -24,6 +24,11 @@ def pair(v: int | Sequence[int]) -> tuple[int, int]:
     return (int(a), int(b))
 
 
+#: the three ways Conv2d computes the same sums: a loop over output positions (readable), im2col
+#: matrix products, and the framework's convolution kernels
+METHODS = ("unfold", "loop", "conv")
+
+
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
@@ -108,7 +113,7 @@ class Conv2d(ConvGeometry, Layer):
     """
 
     kind = "conv"
-    saved = ("x_shape", "a", "fields")
+    saved = ("x_shape", "a")  # and, with method="unfold", the im2col columns "fields"
 
     def __init__(
         self,
@@ -124,8 +129,8 @@ class Conv2d(ConvGeometry, Layer):
         method: str = "unfold",
     ) -> None:
         super().__init__()
-        if method not in ("unfold", "loop"):
-            raise ValueError(f"method must be 'unfold' or 'loop', not {method!r}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         self.method = method
         self.mask, weight, bias_init = self._setup(
             in_channels, out_channels, kernel_size, stride, padding, pad_value,
@@ -166,16 +171,15 @@ class Conv2d(ConvGeometry, Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.x_shape = x.shape
         self.a = self._pad(x)  # a_{c,i,j}: the padded input
-        y = self._forward_loop() if self.method == "loop" else self._forward_unfold()
+        forward = {"loop": self._forward_loop, "unfold": self._forward_unfold}
+        y = forward.get(self.method, self._forward_conv)()
         return self._add_bias(y)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
         if self.bias_mode is not None:
             self.grads["bias"] = self.bias_sum(dy)
-        if self.method == "loop":
-            dw, da = self._backward_loop(dy)
-        else:
-            dw, da = self._backward_unfold(dy)
+        backward = {"loop": self._backward_loop, "unfold": self._backward_unfold}
+        dw, da = backward.get(self.method, self._backward_conv)(dy)
         self.grads["weight"] = dw * self.mask
         return None if da is None else self.unpad(da)
 
@@ -237,6 +241,24 @@ class Conv2d(ConvGeometry, Layer):
                 if da is not None:
                     da[:, :, rows, cols] += torch.einsum("no,ockl->nckl", d, w)
         return dw, da
+
+    # -- on the framework's kernels: the sums written as convolutions --------------------------
+    def _forward_conv(self) -> torch.Tensor:
+        return F.conv2d(self.a, self._weight(), stride=self.stride)  # Σ w a, correlated
+
+    def _backward_conv(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``dw`` is the correlation of the input with ``dy`` (batch as channels, dilated by the
+        stride); ``dx`` the transposed convolution of ``dy`` with the weights — the lecture's
+        Δ_j = g'(in_j) Σ_k w_jk Δ_k for shared weights: each input collects w·dy from every output
+        whose field held it."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        dw = F.conv2d(self.a.transpose(0, 1), dy.transpose(0, 1), dilation=self.stride)
+        dw = dw[:, :, :kh, :kw].transpose(0, 1)  # rows past the last field's reach are cut
+        if not self.needs_input_grad:
+            return dw, None
+        (hp, wp), (hout, wout) = self.a.shape[2:], dy.shape[2:]
+        rest = (hp - (hout - 1) * sh - kh, wp - (wout - 1) * sw - kw)  # inputs no field reached
+        return dw, F.conv_transpose2d(dy, self._weight(), stride=self.stride, output_padding=rest)
 
     # -- fast version: im2col -----------------------------------------------------------------
     # Receptive fields are laid out as columns, (C·kh·kw)×(N·L) with L = H′·W′ positions, so the
