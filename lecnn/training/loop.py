@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,9 @@ class Trainer:
     ) -> None:
         self.run_dir = run_dir
         self.checkpoint_path = run_dir / FILENAME
-        config.logdir = str(run_dir.resolve())  # saved paths are absolute: resume from anywhere
-        if config.data_dir is not None:
-            config.data_dir = str(Path(config.data_dir).expanduser().resolve())
+        # saved paths are absolute, so a run resumes from any working directory
+        data_dir = config.data_dir and str(Path(config.data_dir).expanduser().resolve())
+        config = replace(config, logdir=str(run_dir.resolve()), data_dir=data_dir)
         self.config = cfg = config.resolved()
         self.spec = get_spec(cfg.model)
         self.device = select_device(cfg.device)
