@@ -46,20 +46,13 @@ def whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def at_least(low: int):
-    """An argparse type: a whole number ≥ ``low``."""
+def positive_int(text: str) -> int:
+    """A whole number ≥ 1 (counts: passes, trials, digits)."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1, the smallest allowed")
+    return value
 
-    def parse(text: str) -> int:
-        value = whole_number(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is below {low}, the smallest allowed")
-        return value
-
-    parse.__name__ = f"whole number ≥ {low}"
-    return parse
-
-
-positive_int = at_least(1)
 
 SEED_MAX = 2**64 - 1  # torch.manual_seed takes seeds in [0, 2**64)
 
@@ -80,18 +73,4 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def positive_number(text: str) -> float:
-    value = number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value:g} must be greater than 0")
-    return value
-
-
-def non_negative_number(text: str) -> float:
-    value = number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value:g} must not be negative")
     return value
