@@ -31,7 +31,7 @@ from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.results import RunResult, finish
 from lecnn.training.resume import resumed_config
 from lecnn.training.rundir import claim, remove_if_unused
-from lecnn.training.runlog import log_every, log_start
+from lecnn.training.runlog import StepCurve, log_every, log_start
 from lecnn.training.state import Diverged, Progress, RunState
 
 __all__ = ["Diverged", "Trainer", "load_data", "train"]
@@ -167,6 +167,7 @@ class Trainer:
         self.logger = logger = RunLogger(self.run_dir, names=self.spec.display_name)
         if p.step == 0:
             log_start(logger, cfg, self.device, engine, train.x[:1])
+        curve = StepCurve(logger, self.log_every)
         previous = None
         if sys.platform != "win32" and _in_main_thread():
             previous = signal.signal(signal.SIGINT, self.request_stop)
@@ -198,7 +199,7 @@ class Trainer:
                 loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
                 correct = torch.zeros((), dtype=torch.int64, device=self.device)
                 seen = 0
-                logged = (0.0, 0, 0)  # loss_sum, correct, seen when the last step point was logged
+                curve.start()
                 self._sync()
                 t0 = time.perf_counter()
                 since_check = 0
@@ -219,20 +220,10 @@ class Trainer:
                     stop = on_step(p.step, loss) if on_step is not None else None
                     if p.step == 1 or p.step % self.log_every == 0:
                         logger.scalars({"optimizer/lr": opt.lr}, p.step)
-                    if p.step % self.log_every == 0 and seen > logged[2]:
-                        self._check_finite(loss)
-                        now = (float(loss_sum), int(correct), seen)
-                        n = now[2] - logged[2]
-                        logger.metrics(
-                            "train",
-                            "step",
-                            (now[0] - logged[0]) / n,
-                            1.0 - (now[1] - logged[1]) / n,
-                            p.step,
-                        )
-                        logged = now
+                    curve.record(p.step, loss_sum, correct, seen)
                     if since_check >= CHECK_EVERY or p.batch == self.batches:
                         self._check_finite(loss)
+                        curve.flush()
                         bar.update(since_check)
                         bar.set_postfix(
                             loss=f"{(p.loss_sum + float(loss_sum)) / (p.seen + seen):.4f}",
@@ -243,6 +234,7 @@ class Trainer:
                         since_check = 0
                     if stop or self._stop:
                         self._check_finite(loss, weights=True)
+                        curve.flush()
                         bar.update(since_check)
                         self._fold(loss_sum, correct, seen, t0)
                         self.save()

@@ -46,3 +46,34 @@ def log_start(
             engine.train(False)
             logger.graph(engine.net, example)
             engine.train(True)
+
+
+class StepCurve:
+    """The step-level training curve without extra host syncs: every ``every``-th update it keeps
+    a device-side copy of the stretch's running sums, and ``flush`` (called where the loop syncs
+    anyway, after its finite-loss check) writes each window's mean loss and error."""
+
+    def __init__(self, logger: RunLogger, every: int) -> None:
+        self.logger, self.every = logger, every
+        self.pending: list[tuple[int, torch.Tensor, torch.Tensor, int]] = []
+        self.last = (0.0, 0, 0)  # loss_sum, correct, seen at the last point written
+
+    def start(self) -> None:
+        """A new stretch of updates (a pass, or the rest of one after a resume): sums from 0."""
+        self.pending.clear()
+        self.last = (0.0, 0, 0)
+
+    def record(self, step: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
+        if step % self.every == 0:
+            self.pending.append((step, loss_sum.clone(), correct.clone(), seen))
+
+    def flush(self) -> None:
+        for step, loss_sum, correct, seen in self.pending:
+            now = (float(loss_sum), int(correct), seen)
+            n = now[2] - self.last[2]
+            if n > 0:
+                mean_loss = (now[0] - self.last[0]) / n
+                error = 1.0 - (now[1] - self.last[1]) / n
+                self.logger.metrics("train", "step", mean_loss, error, step)
+            self.last = now
+        self.pending.clear()
