@@ -3,6 +3,7 @@ lecnn/data, each mutant against the fast tests that reach the function it change
 score per package to runs/bench/mutation.txt.
 
     OMP_NUM_THREADS=1 LECNN_DATA=../shared/data/mnist python scripts/mutation.py --jobs 2
+    python scripts/mutation.py --jobs 2 --mutants 'lecnn.manual*'   # one package
     python scripts/mutation.py --report-only      # score an existing mutants/ folder again
 
 Not part of CI: a full run takes about an hour on 2 cores. A mutant is "killed" when a test fails
@@ -65,7 +66,7 @@ def report(counts: dict[str, Counter], seconds: float | None, command: str) -> s
     if seconds is not None:
         lines.append(f"wall time: {seconds / 60:.1f} min")
     lines += ["", f"{'package':16s} {'mutants':>8s} {'killed':>7s} {'survived':>9s} "
-              f"{'no tests':>9s} {'timeout':>8s} {'score':>7s}"]  # fmt: skip
+              f"{'no tests':>9s} {'timeout':>8s} {'unchecked':>10s} {'score':>7s}"]  # fmt: skip
     total = Counter()
     for pkg in PACKAGES:
         c = counts.get(pkg, Counter())
@@ -73,14 +74,16 @@ def report(counts: dict[str, Counter], seconds: float | None, command: str) -> s
         k, n = score(c)
         lines.append(
             f"{pkg:16s} {sum(c.values()):8d} {c['killed']:7d} {c['survived']:9d} "
-            f"{c['no tests']:9d} {c['timeout']:8d} {100 * k / max(n, 1):6.1f}%"
+            f"{c['no tests']:9d} {c['timeout']:8d} {c['not checked']:10d} "
+            f"{100 * k / max(n, 1):6.1f}%"
         )
     k, n = score(total)
     lines.append(f"{'all':16s} {sum(total.values()):8d} {total['killed']:7d} "
                  f"{total['survived']:9d} {total['no tests']:9d} {total['timeout']:8d} "
-                 f"{100 * k / max(n, 1):6.1f}%")  # fmt: skip
-    lines += ["", "score = killed (timeouts included) / (killed + survived); 'no tests' are",
-              "mutants no selected test reaches, listed apart. Survivors by package:"]  # fmt: skip
+                 f"{total['not checked']:10d} {100 * k / max(n, 1):6.1f}%")  # fmt: skip
+    lines += ["", "score = (killed + timeout) / (killed + timeout + survived), over the mutants",
+              "checked; 'no tests' (no selected test reaches the function) and 'unchecked' (the",
+              "run stopped first) are counted apart. Survivors by package:"]  # fmt: skip
     for pkg in PACKAGES:
         names = sorted(counts.get("survivors:" + pkg, Counter()))
         lines.append(f"\n{pkg}: {len(names)} survived")
@@ -92,14 +95,29 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut's --max-children")
     ap.add_argument("--report-only", action="store_true", help="score mutants/ as it is")
+    ap.add_argument(
+        "--mutants",
+        nargs="*",
+        default=[],
+        help="only these mutant name globs (e.g. 'lecnn.manual*')",
+    )
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench" / "mutation.txt"))
     args = ap.parse_args()
-    seconds, command = None, f"mutmut run --max-children {args.jobs}"
+    seconds = None
+    command = " ".join(["mutmut run --max-children", str(args.jobs), *args.mutants])
     if not args.report_only:
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)],
+            [
+                sys.executable,
+                "-m",
+                "mutmut",
+                "run",
+                "--max-children",
+                str(args.jobs),
+                *args.mutants,
+            ],
             cwd=ROOT,
             env=env,
         )
