@@ -89,3 +89,42 @@ def test_every_estimate_of_a_whole_network_is_non_negative(model, mnist):
         assert (h >= 0).all(), k
     convs = [k for k, h in hess.items() if k.endswith("weight") and h.dim() == 4]
     assert all(hess[k].sum() > 0 for k in convs[1:])
+
+
+def _layer_cases():
+    from lecnn.checks import parity
+
+    # every layer but the RBF output, whose own curvature (∂²y/∂x² = 2) is added on purpose
+    return [c for c in parity.layer_cases() if c.name != "RBFOutput"]
+
+
+@pytest.mark.parametrize("case", _layer_cases(), ids=lambda c: c.name)
+def test_each_layers_curvature_step_is_its_exact_squared_jacobian(case):
+    """For one layer, ``d2x_i = Σ_j (∂y_j/∂x_i)² d2y_j`` and ``hess_w = Σ_j (∂y_j/∂w)² d2y_j``
+    exactly (the pass drops only cross terms between layers' units and g''): checked against
+    autograd's Jacobian of the twin, so a wrong scale or a w for a w² anywhere is caught, deep in
+    a network or not."""
+    from torch.func import functional_call, jacrev
+
+    from lecnn.checks import parity
+
+    layer, twin = parity.build_pair(case, "cpu", D)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(case.shape, generator=g, dtype=D)
+    y = layer.forward(x)
+    d2y = torch.rand(y.shape, generator=g, dtype=D)
+    d2x = layer.backward_curvature(d2y)
+    params = {k: v.detach() for k, v in twin.named_parameters()}
+
+    def out(p, v):
+        return functional_call(twin, p, (v,))
+
+    jx = jacrev(out, argnums=1)(params, x).reshape(y.numel(), x.numel())
+    exact_x = (jx * jx * d2y.reshape(-1, 1)).sum(0).view_as(x)
+    assert torch.allclose(d2x, exact_x, rtol=1e-10, atol=1e-12)
+    if params:
+        jp = jacrev(out, argnums=0)(params, x)
+        for k, p in params.items():
+            j = jp[k].reshape(y.numel(), p.numel())
+            exact = (j * j * d2y.reshape(-1, 1)).sum(0).view_as(p)
+            assert torch.allclose(layer.hess[k], exact, rtol=1e-10, atol=1e-12), k
