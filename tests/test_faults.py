@@ -97,6 +97,17 @@ def _bomb_header(folder: Path) -> None:
     (folder / "SHA256SUMS").unlink()
 
 
+def _dims(rows: int):
+    def change(folder: Path) -> None:  # a header whose items are not 28×28 digits
+        path = folder / "train-images-idx3-ubyte.gz"
+        data = bytearray(gzip.decompress(path.read_bytes()))
+        data[8:12] = rows.to_bytes(4, "big")
+        path.write_bytes(gzip.compress(bytes(data)))
+        (folder / "SHA256SUMS").unlink()
+
+    return change
+
+
 def _partial(folder: Path) -> None:
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
 
@@ -117,6 +128,8 @@ DATA_DAMAGE = {
     "binsums": _binary_sums,
     "bomb": _bomb_header,
     "partial": _partial,
+    "dims29": _dims(29),
+    "dims27": _dims(27),
 }
 
 
@@ -180,6 +193,8 @@ CASES = {
     "binary SHA256SUMS": Case("data --data-dir {data-binsums}", 2, r"not a text file"),
     "IDX bomb header": Case("data --data-dir {data-bomb}", 2, r"2,147,483,648 items"),
     "gzip bomb": Case("data --data-dir {data-gzbomb}", 2, r"trailing bytes after the 500 items"),
+    "items 29x28": Case("data --data-dir {data-dims29}", 2, r"items are 29x28, expected 28x28"),
+    "items 27x28": Case("data --data-dir {data-dims27}", 2, r"items are 27x28, expected 28x28"),
     "data dir missing parts": Case("data --data-dir {data-partial}", 2, r"missing"),
     # evaluate, predict
     "evaluate missing": Case("evaluate {tmp}/nothing", 2, r"no such checkpoint"),
