@@ -27,7 +27,7 @@ def add_parsers(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from lecnn.data import load_mnist, prepare
+    from lecnn.data import load_mnist
     from lecnn.device import select_device
     from lecnn.logs.tensorboard import RunLogger
     from lecnn.training.checkpoint import resolve
@@ -39,13 +39,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     engine, config, step = engine_from_checkpoint(path, device, args.impl)
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     digits = load_mnist(data_dir, dataset=args.dataset or config.dataset)
-    data = prepare(
-        digits,
-        config.input_form(),
-        device,
-        seed=config.data_seed,
-        dtype=getattr(torch, config.dtype),
-    )
+    data = config.prepare(digits, device, getattr(torch, config.dtype))
     ev = evaluate(engine, data.test)
     matrix = ev.confusion(data.test.y)
     print(

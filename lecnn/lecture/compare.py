@@ -44,7 +44,7 @@ def _train(
 ) -> tuple[Trainer, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(device=str(device), seed=seed, logdir=tmp, limit=limit, **overrides)
-        prepared = prepare(data, cfg.input_form(), device, seed=cfg.data_seed)
+        prepared = cfg.prepare(data, device)
         trainer = Trainer(cfg, data=prepared, progress_bar=False)
         start = time.perf_counter()
         trainer.run()

@@ -6,7 +6,10 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import torch
+
 from lecnn import manual as M
+from lecnn.data import Digits, Prepared, prepare
 from lecnn.errors import LecnnError
 from lecnn.models import get_spec
 
@@ -104,6 +107,12 @@ class TrainConfig:
     def input_form(self) -> str:
         """The data's form: ``input`` when given, else the model's own."""
         return self.input or get_spec(self.model).input
+
+    def prepare(
+        self, digits: Digits, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> Prepared:
+        """``digits`` in the form this run's model reads, on ``device``."""
+        return prepare(digits, self.input_form(), device, seed=self.data_seed, dtype=dtype)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

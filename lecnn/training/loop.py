@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from lecnn.data import Prepared, load_mnist, make_generator, pass_order, prepare
+from lecnn.data import Prepared, load_mnist, make_generator, pass_order
 from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger, timestamped_run_dir
@@ -47,7 +47,7 @@ def default_run_dir(config: TrainConfig) -> Path:
 def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
     """The run's data set, in the form its model reads, on ``device``."""
     digits = load_mnist(config.data_dir, dataset=config.dataset)
-    return prepare(digits, config.input_form(), device, seed=config.data_seed, dtype=dtype)
+    return config.prepare(digits, device, dtype)
 
 
 class Trainer:
