@@ -36,6 +36,12 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--limit", type=common.positive_int, help="shorten to N training digits (marked)"
     )
+    p.add_argument(
+        "--compile",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="each update as one compiled program (see lecnn train --help); auto: where it pays",
+    )
     p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
     p.add_argument("--no-progress", action="store_true")
     common.add_data_args(p)
@@ -73,7 +79,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             s = run_one(
                 proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
-                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
+                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command, compile=args.compile,
                 progress_bar=False if args.no_progress else None,
             )  # fmt: skip
             print(

@@ -8,7 +8,7 @@ from lecnn.cli.common import add_data_args, add_device_args, number, whole_numbe
 from lecnn.device import describe_device
 from lecnn.models import IMPLS, MODELS, count
 from lecnn.training.augment import AUGMENTATIONS
-from lecnn.training.config import DTYPES, OPTIMIZERS, TrainConfig
+from lecnn.training.config import COMPILE_CHOICES, DTYPES, OPTIMIZERS, TrainConfig
 
 
 def add_parser(sub) -> None:
@@ -51,6 +51,13 @@ def add_parser(sub) -> None:
     p.add_argument("--order", choices=["shuffle", "fixed"], help="example order in each pass")
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
     p.add_argument(
+        "--compile",
+        default="auto",
+        choices=list(COMPILE_CHOICES),
+        help="run each update as one compiled program (torch.compile on the CPU, CUDA graphs on "
+        "a GPU); auto: where it pays, i.e. long per-example CPU runs and long CUDA runs",
+    )
+    p.add_argument(
         "--logdir",
         metavar="RUN_DIR",
         help="this run's own folder, created if needed: TensorBoard events (sub-runs train/ and "
@@ -61,7 +68,7 @@ def add_parser(sub) -> None:
         "--resume",
         metavar="RUN_DIR",
         help="continue a run from its checkpoint; with --epochs N, extend it to N passes "
-        "(--data-dir and --device may change, other settings stay the run's own)",
+        "(--data-dir, --device and --compile may change, other settings stay the run's own)",
     )
     p.add_argument(
         "--overwrite",
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         augment_kind=args.augment_kind,
         order=args.order,
+        compile=args.compile,
     )
     trainer = Trainer(  # checks the settings and the device before it loads any data
         config,
@@ -121,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {cfg.model} ({cfg.impl}): {count(cfg.model)}")
     print(
         f"training: {cfg.epochs} passes, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
+        f"{'compiled' if trainer.compiled else 'eager'} updates, "
         f"schedule {trainer.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
     )
     result = trainer.run()

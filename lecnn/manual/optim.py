@@ -13,15 +13,35 @@ from collections.abc import Callable, Sequence
 import torch
 
 Tensors = dict[str, torch.Tensor]
+#: a rate or step count: a Python number in eager training, a 0-d tensor inside a compiled update
+#: (so a schedule's new rate is new data, not a new program)
+Scalar = float | torch.Tensor
+
+
+def add_scaled_(ws: list[torch.Tensor], gs: list[torch.Tensor], a: Scalar) -> None:
+    """``w ← w + a·g`` for each pair; ``a`` a number (one fused call) or a 0-d tensor."""
+    if isinstance(a, torch.Tensor):
+        torch._foreach_add_(ws, torch._foreach_mul(gs, a))
+    else:
+        torch._foreach_add_(ws, gs, alpha=a)
 
 
 class Optimizer:
+    """Updates ``params`` in place from ``grads``. ``step`` counts the update and applies
+    ``update(params, grads, lr, t)``, the formula itself, with this update's rate ``lr`` and its
+    number ``t`` (from 1); a compiled update (``lecnn.training.compiled``) calls ``update`` with
+    both as tensors, so eager and compiled training run the same arithmetic code."""
+
     def __init__(self, lr: float) -> None:
         self.lr = float(lr)
         self.state: dict[str, dict[str, torch.Tensor]] = {}
         self.steps = 0
 
     def step(self, params: Tensors, grads: Tensors) -> None:
+        self.steps += 1
+        self.update(params, grads, self.lr, self.steps)
+
+    def update(self, params: Tensors, grads: Tensors, lr: Scalar, t: Scalar) -> None:
         raise NotImplementedError
 
     def start_pass(self, curvature: Callable[[], Tensors], fresh: bool) -> None:
@@ -48,12 +68,11 @@ class SGD(Optimizer):
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
 
     @torch.no_grad()
-    def step(self, params: Tensors, grads: Tensors) -> None:
-        self.steps += 1
+    def update(self, params: Tensors, grads: Tensors, lr: Scalar, t: Scalar) -> None:
         if not self.momentum and not self.weight_decay:
             # plain w ← w − α g: one fused call, since per-example SGD is bound by op launches
             keys = list(params)
-            torch._foreach_add_([params[k] for k in keys], [grads[k] for k in keys], alpha=-self.lr)
+            add_scaled_([params[k] for k in keys], [grads[k] for k in keys], -lr)
             return
         for k, w in params.items():
             g = grads[k]
@@ -67,7 +86,7 @@ class SGD(Optimizer):
                 else:
                     buf.mul_(self.momentum).add_(g)
                 g = buf
-            w.add_(g, alpha=-self.lr)
+            add_scaled_([w], [g], -lr)
 
 
 class Adam(Optimizer):
@@ -91,11 +110,10 @@ class Adam(Optimizer):
         self.weight_decay, self.decoupled = float(weight_decay), decoupled
 
     @torch.no_grad()
-    def step(self, params: Tensors, grads: Tensors) -> None:
-        self.steps += 1
+    def update(self, params: Tensors, grads: Tensors, lr: Scalar, t: Scalar) -> None:
         b1, b2 = self.betas
-        c1 = 1 - b1**self.steps
-        c2_sqrt = math.sqrt(1 - b2**self.steps)
+        c1 = 1 - b1**t
+        c2_sqrt = (1 - b2**t).sqrt() if isinstance(t, torch.Tensor) else math.sqrt(1 - b2**t)
         keys = list(params)
         for k in keys:
             if k not in self.state:
@@ -108,7 +126,7 @@ class Adam(Optimizer):
         m = [self.state[k]["m"] for k in keys]
         v = [self.state[k]["v"] for k in keys]
         if self.weight_decay and self.decoupled:
-            torch._foreach_mul_(w, 1 - self.lr * self.weight_decay)
+            torch._foreach_mul_(w, 1 - lr * self.weight_decay)
         elif self.weight_decay:
             g = torch._foreach_add(g, w, alpha=self.weight_decay)
         torch._foreach_lerp_(m, g, 1 - b1)
@@ -117,7 +135,11 @@ class Adam(Optimizer):
         denom = torch._foreach_sqrt(v)
         torch._foreach_div_(denom, c2_sqrt)
         torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(w, m, denom, value=-self.lr / c1)
+        if isinstance(lr, torch.Tensor):  # w += m / (denom / s), the step size s as a tensor
+            torch._foreach_div_(denom, -lr / c1)
+            torch._foreach_addcdiv_(w, m, denom)
+        else:
+            torch._foreach_addcdiv_(w, m, denom, value=-lr / c1)
 
 
 class SDLM(Optimizer):
@@ -140,18 +162,20 @@ class SDLM(Optimizer):
         if fresh or not self.state:
             self.set_hessian(curvature())
 
-    @torch.no_grad()
     def step(self, params: Tensors, grads: Tensors) -> None:
         if not self.state:
             raise RuntimeError("SDLM needs set_hessian() before its first step")
-        self.steps += 1
+        super().step(params, grads)
+
+    @torch.no_grad()
+    def update(self, params: Tensors, grads: Tensors, lr: Scalar, t: Scalar) -> None:
         keys = list(params)
-        torch._foreach_addcmul_(
-            [params[k] for k in keys],
-            [grads[k] for k in keys],
-            [self.state[k]["scale"] for k in keys],
-            value=-self.lr,
-        )
+        w, g = [params[k] for k in keys], [grads[k] for k in keys]
+        scale = [self.state[k]["scale"] for k in keys]
+        if isinstance(lr, torch.Tensor):
+            add_scaled_(w, torch._foreach_mul(g, scale), -lr)
+        else:
+            torch._foreach_addcmul_(w, g, scale, value=-lr)
 
 
 # -- schedules: the step size α for a given pass (epoch, from 0) and update (step, from 0) ---------

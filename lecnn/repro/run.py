@@ -35,6 +35,7 @@ def run_one(
     limit: int | None = None,
     command: str = "",
     progress_bar: bool | None = None,
+    compile: str = "auto",
 ) -> dict[str, Any]:
     """Train one seed of ``proto`` with ``impl``; write and return its summary."""
     settings = dict(proto.config)
@@ -45,7 +46,7 @@ def run_one(
     name = f"{proto.paper}-{proto.variant}-{impl}{on}-seed{seed}"
     config = TrainConfig(
         **settings, impl=impl, seed=seed, device=device, data_dir=data_dir, limit=limit,
-        logdir=str(runs_dir / "reproduce" / name),
+        compile=compile, logdir=str(runs_dir / "reproduce" / name),
     )  # fmt: skip
     start = time.perf_counter()
     trainer = Trainer(config, progress_bar=progress_bar)
@@ -78,6 +79,7 @@ def run_one(
         "wall_seconds": wall,
         "train_seconds": result.results["train_seconds"],
         "device_type": trainer.device.type,
+        "compiled": trainer.compiled,
         "machine": machine_name(trainer.device),
         "command": command,
         "run_dir": str(result.run_dir),

@@ -21,6 +21,7 @@ OPTIMIZERS = {
     "sdlm": lambda lr, wd: M.SDLM(lr),
 }
 DTYPES = ("float32", "float64")
+COMPILE_CHOICES = ("auto", "on", "off")
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TrainConfig:
     augment_kind: str | None = None  # with augment: "affine" distortions or "shift1" (±1 pixel)
     data_seed: int = 1337  # which digits form the 1989-sized set
     input: str | None = None  # the data's form, when not the model's own (same image size)
+    compile: str = "auto"  # the update as one compiled program: "on", "off", or where it pays
 
     def resolved(self) -> TrainConfig:
         """A copy with the model's defaults filled in, validated."""
@@ -99,6 +101,8 @@ class TrainConfig:
             raise LecnnError(f"--order {self.order!r}: choose shuffle or fixed")
         if self.augment_kind not in (None, "affine", "shift1"):
             raise LecnnError(f"augment kind {self.augment_kind!r}: choose affine or shift1")
+        if self.compile not in COMPILE_CHOICES:
+            raise LecnnError(f"--compile {self.compile!r}: choose {', '.join(COMPILE_CHOICES)}")
         if self.dtype not in DTYPES:
             raise LecnnError(f"--dtype {self.dtype!r}: choose float32 or float64")
         if self.schedule is not None:

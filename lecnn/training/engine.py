@@ -39,6 +39,16 @@ class Engine:
         """Forward and backward on one batch; returns (loss, outputs), both detached."""
         raise NotImplementedError
 
+    def step_grads(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """``train_step`` as a function: (loss, outputs, gradients), for a compiled update
+        (``lecnn.training.compiled``), where nothing may leave the program half-done."""
+        raise NotImplementedError
+
+    def keep_grads(self, grads: dict[str, torch.Tensor]) -> None:
+        """Leave ``grads`` (from ``step_grads``) where ``grads()`` reads them."""
+
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
         """Network outputs without gradients (evaluation)."""
         raise NotImplementedError
@@ -95,6 +105,10 @@ class ManualEngine(Engine):
         self.net.backward(self.loss.backward())
         return value, out
 
+    def step_grads(self, x, target):
+        value, out = self.train_step(x, target)
+        return value, out, self.net.named_grads()
+
     @torch.no_grad()
     def outputs(self, x):
         return self.net.forward(x)
@@ -134,6 +148,25 @@ class AutogradEngine(Engine):
         value = self.loss(out, target)
         value.backward()
         return value.detach(), out.detach()
+
+    def step_grads(self, x, target):
+        """The same loss and gradients through ``torch.func`` (no ``.backward()`` call, which a
+        compiled program cannot contain): ``grad`` of the loss as a function of the parameters."""
+
+        def loss_of(params):
+            out = torch.func.functional_call(self.net, params, (x,))
+            return self.loss(out, target), out.detach()
+
+        params = {k: p.detach() for k, p in self._params.items()}
+        grads, (value, out) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
+        return value.detach(), out, grads
+
+    def keep_grads(self, grads):
+        for k, p in self._params.items():
+            if p.grad is None:
+                p.grad = grads[k].clone()
+            else:
+                p.grad.copy_(grads[k])
 
     @torch.no_grad()
     def outputs(self, x):

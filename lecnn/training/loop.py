@@ -25,6 +25,7 @@ from lecnn.manual.optim import Optimizer
 from lecnn.models import get_spec
 from lecnn.training.augment import AUGMENTATIONS
 from lecnn.training.checkpoint import FILENAME, load_checkpoint
+from lecnn.training.compiled import PER_CALL, CompiledUpdate, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
@@ -129,6 +130,14 @@ class Trainer:
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
         self.augment = AUGMENTATIONS[cfg.augment_kind]
+        self.compiled = use_compiled(
+            cfg.compile, self.device, cfg.batch_size, self.batches * cfg.epochs
+        )
+        self.update = None
+        if self.compiled:
+            per_call = PER_CALL["cuda" if self.device.type == "cuda" else "cpu"]
+            per_call = per_call if cfg.batch_size == 1 else 1
+            self.update = CompiledUpdate(self.engine, self.state.optimizer, per_call)
         if ckpt is not None:
             self.state.restore(ckpt, self.checkpoint_path)
 
@@ -150,6 +159,15 @@ class Trainer:
     def request_stop(self, *_: Any) -> None:
         """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
         self._stop = True
+
+    def _per_call(self, batch: int) -> int:
+        """Updates the next call takes: the compiled update's chunk where a whole one fits before
+        the pass ends (a shorter last batch or remainder goes eagerly), else 1."""
+        if self.update is None:
+            return 1
+        k = self.update.per_call
+        full = len(self.data.train) // self.config.batch_size  # batches of full size
+        return k if batch + k <= full else 1
 
     def _check_finite(self, loss: torch.Tensor, weights: bool = False) -> None:
         self.state.check_finite(loss, self.checkpoint_path, weights)
@@ -204,23 +222,39 @@ class Trainer:
                 t0 = time.perf_counter()
                 since_check = 0
                 while p.batch < self.batches:
-                    start = p.batch * bs
-                    x, t, y = xs[start : start + bs], ts[start : start + bs], ys[start : start + bs]
-                    if cfg.augment:
+                    k = self._per_call(p.batch)  # updates in this call: 1, or a compiled chunk
+                    start, end = p.batch * bs, (p.batch + k) * bs
+                    x, t, y = xs[start:end], ts[start:end], ys[start:end]
+                    if cfg.augment and k == 1:
                         x = self.augment(x, self.state.generator)
-                    opt.lr = self.schedule(p.epoch, p.step)
-                    loss, out = engine.train_step(x, t)
-                    opt.step(engine.params(), engine.grads())
-                    loss_sum += loss * len(y)
+                    elif cfg.augment:  # batch by batch: the generator's draws as in eager runs
+                        x = torch.cat([self.augment(b, self.state.generator) for b in x.split(bs)])
+                    lrs = [self.schedule(p.epoch, p.step + i) for i in range(k)]
+                    if self.update is None or k != self.update.per_call or len(y) < k * bs:
+                        opt.lr = lrs[0]
+                        loss, out = engine.train_step(x, t)
+                        opt.step(engine.params(), engine.grads())
+                        losses = loss[None]
+                        loss_sum += loss * len(y)
+                    else:
+                        losses, outs = self.update(
+                            x.view(k, bs, *x.shape[1:]), t.view(k, bs, *t.shape[1:]), lrs
+                        )
+                        out, loss = outs.flatten(0, 1), losses[-1]
+                        loss_sum += (losses * bs).sum(dtype=loss_sum.dtype)
                     correct += (engine.predict(out) == y).sum()
                     seen += len(y)
-                    p.batch += 1
-                    p.step += 1
-                    since_check += 1
-                    stop = on_step(p.step, loss) if on_step is not None else None
-                    if p.step == 1 or p.step % self.log_every == 0:
-                        logger.scalars({"optimizer/lr": opt.lr}, p.step)
-                    curve.record(p.step, loss_sum, correct, seen)
+                    p.batch += k
+                    p.step += k
+                    since_check += k
+                    stop = None
+                    for i in range(k):
+                        step = p.step - k + 1 + i
+                        if on_step is not None:
+                            stop = on_step(step, losses[i]) or stop
+                        if step == 1 or step % self.log_every == 0:
+                            logger.scalars({"optimizer/lr": lrs[i]}, step)
+                    curve.record(p.step, loss_sum, correct, seen, since=p.step - k)
                     if since_check >= CHECK_EVERY or p.batch == self.batches:
                         self._check_finite(loss)
                         curve.flush()
@@ -255,7 +289,13 @@ class Trainer:
 
     def _finish(self, status: str) -> RunResult:
         return finish(
-            self.state, self.data, self.logger, self.run_dir, status, final_test=self.final_test
+            self.state,
+            self.data,
+            self.logger,
+            self.run_dir,
+            status,
+            final_test=self.final_test,
+            compiled=self.compiled,
         )
 
     def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, t0: float) -> None:

@@ -32,6 +32,7 @@ def finish(
     run_dir: Path,
     status: str,
     final_test: Evaluation | None = None,
+    compiled: bool = False,
 ) -> RunResult:
     """Evaluate the finished run (``final_test``: the last pass's test evaluation, when the
     weights have not changed since), log its pictures, end the HParams session, and write
@@ -48,6 +49,7 @@ def finish(
         "parameters": counts.parameters,
         "device": describe_device(state.device),
         "torch": torch.__version__,
+        "compiled": compiled,  # what --compile decided (auto: where it pays)
         "epochs_done": p.epoch,
         "steps": p.step,
         "train_seconds": p.train_seconds,

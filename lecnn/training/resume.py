@@ -1,4 +1,5 @@
-"""What a resumed run may change: more passes, where the data is, which device — nothing else.
+"""What a resumed run may change: more passes, where the data is, which device, whether the update
+is compiled — nothing else.
 
 ``--resume RUN --epochs N`` extends a run (finished or interrupted) to N passes in all. The schedule
 is then defined over the new length, as if the run had been planned for N passes from the start:
@@ -16,7 +17,8 @@ from typing import Any
 from lecnn.errors import LecnnError
 from lecnn.training.config import TrainConfig
 
-RELOCATABLE = ("data_dir", "device")
+#: how the run is computed, not what: these may change when it resumes
+RELOCATABLE = ("data_dir", "device", "compile")
 _DEFAULT = TrainConfig()
 
 
@@ -57,6 +59,6 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig, ckpt: dict[str, A
             raise LecnnError(
                 f"{_flag(f.name)} {value}: the resumed run was started with {_flag(f.name)} "
                 f"{getattr(saved, f.name)}; a resumed run keeps its settings (only --epochs, "
-                "--data-dir and --device may change): start a new run for other settings"
+                "--data-dir, --device and --compile may change): start a new run for other settings"
             )
     return out

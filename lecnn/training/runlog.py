@@ -63,8 +63,18 @@ class StepCurve:
         self.pending.clear()
         self.last = (0.0, 0, 0)
 
-    def record(self, step: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
-        if step % self.every == 0:
+    def record(
+        self,
+        step: int,
+        loss_sum: torch.Tensor,
+        correct: torch.Tensor,
+        seen: int,
+        since: int | None = None,
+    ) -> None:
+        """Sums after update ``step``; a point when a multiple of ``every`` lies in (since, step]
+        (a compiled call takes several updates at once: its point is at the call's end)."""
+        since = step - 1 if since is None else since
+        if step // self.every > since // self.every:
             self.pending.append((step, loss_sum.clone(), correct.clone(), seen))
 
     def flush(self) -> None:

@@ -1,0 +1,126 @@
+"""The whole update as one program: forward, loss, backward and the optimizer's step, ``per_call``
+updates at a time, built from the same code eager training runs (``Engine.step_grads`` and
+``Optimizer.update``), never a hand-fused copy of it.
+
+- On the CPU the program is compiled by ``torch.compile`` (Inductor, C++ wrapper): a small network's
+  update is bound by dispatching its many tiny operations, not by its arithmetic, and one compiled
+  call per ``per_call`` updates removes most of that.
+- On CUDA the same Python function is captured once in a CUDA graph and replayed: one launch for
+  ``per_call`` updates, with the data already on the device.
+
+The rates and update numbers enter as tensors, so a schedule's new rate is new data, not a new
+program; random numbers (dropout) come from the same generator as in eager training, so compiled
+and eager runs take the same steps (the tests hold them equal in float64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from lecnn.manual.optim import Optimizer
+from lecnn.training.engine import Engine
+
+#: updates per compiled call: per-example updates share one call's fixed cost (measured in
+#: scripts/bench_train.py); batches are large enough to go one at a time
+PER_CALL = {"cpu": 8, "cuda": 32}
+#: below this many updates in a run, compiling costs more than it saves (``--compile auto``):
+#: per-example CPU runs save 100-600 µs an update against 10-60 s of compilation
+PAYS_AFTER = {"cpu": 100_000, "cuda": 2_000}
+
+
+def use_compiled(choice: str, device: torch.device, batch_size: int, updates: int) -> bool:
+    """``--compile on|off|auto``; auto compiles where it measurably pays: per-example updates on
+    the CPU (batched ones run on oneDNN's kernels already, and compile slower) and any long CUDA
+    run, each only when the run is long enough to pay back the compilation."""
+    if choice in ("on", "off"):
+        return choice == "on"
+    kind = device.type if device.type in PAYS_AFTER else None
+    if kind is None or (kind == "cpu" and batch_size > 1):
+        return False
+    return updates >= PAYS_AFTER[kind]
+
+
+class CompiledUpdate:
+    """``per_call`` consecutive updates of ``engine`` with ``optimizer`` as one compiled call.
+
+    ``__call__(xs, ts, lrs)``: ``xs``/``ts`` hold ``per_call`` batches stacked (per_call × batch ×
+    ...), ``lrs`` their rates; returns each update's loss (per_call) and outputs (per_call ×
+    batch × classes). The optimizer's ``steps`` advance by ``per_call`` and its ``lr`` ends at
+    the last rate, as after the same eager updates.
+    """
+
+    def __init__(self, engine: Engine, optimizer: Optimizer, per_call: int) -> None:
+        self.engine, self.optimizer, self.per_call = engine, optimizer, per_call
+        self._program: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._graph: _Graph | None = None
+
+    def _updates(
+        self, xs: torch.Tensor, ts: torch.Tensor, lrs: torch.Tensor, steps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The eager code, ``per_call`` times: what gets compiled or captured."""
+        losses, outs = [], []
+        params = self.engine.params()
+        for i in range(self.per_call):
+            loss, out, grads = self.engine.step_grads(xs[i], ts[i])
+            self.optimizer.update(params, grads, lrs[i], steps[i])
+            losses.append(loss)
+            outs.append(out)
+        self.engine.keep_grads(grads)  # readable where eager training leaves them (histograms)
+        return torch.stack(losses), torch.stack(outs)
+
+    def __call__(
+        self, xs: torch.Tensor, ts: torch.Tensor, lrs: list[float]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        opt = self.optimizer
+        dtype = torch.float64 if xs.dtype == torch.float64 else torch.float32
+        lr_t = torch.tensor(lrs, dtype=dtype, device=xs.device)
+        steps = torch.arange(opt.steps + 1, opt.steps + 1 + self.per_call, device=xs.device)
+        steps = steps.to(dtype)
+        if xs.device.type == "cuda":
+            if self._graph is None:
+                self._graph = _Graph(self._updates, (xs, ts, lr_t, steps))
+            losses, outs = self._graph(xs, ts, lr_t, steps)
+        elif self._program is None:
+            # the first call runs eagerly: it creates the optimizer's lazily made state (momentum,
+            # Adam's moments), so the compiled program meets a fixed structure and compiles once
+            losses, outs = self._updates(xs, ts, lr_t, steps)
+            self._program = torch.compile(
+                self._updates,
+                dynamic=False,
+                options={"cpp_wrapper": True, "fallback_random": True},
+            )
+        else:
+            losses, outs = self._program(xs, ts, lr_t, steps)
+        opt.steps += self.per_call
+        opt.lr = lrs[-1]
+        return losses, outs
+
+
+class _Graph:
+    """``fn`` captured in a CUDA graph on its first inputs; each call copies new inputs into the
+    captured ones and replays it. One eager warm-up call on a side stream first, as CUDA graph
+    capture requires (it creates lazily built state: cuBLAS/cuDNN handles, the optimizer's
+    moments); it is a real update, so its results answer the first call."""
+
+    def __init__(self, fn: Callable[..., tuple[torch.Tensor, ...]], args: tuple) -> None:
+        self.inputs = [a.clone() for a in args]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            self.warm = [fn(*args)]  # the first call's own results, returned by its replay
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = fn(*self.inputs)
+        self._pending = True
+
+    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self._pending:  # the first call was run while warming up
+            self._pending = False
+            return tuple(o.clone() for o in self.warm.pop())
+        for dst, src in zip(self.inputs, args):
+            dst.copy_(src)
+        self.graph.replay()
+        return tuple(o.clone() for o in self.outputs)
