@@ -1,8 +1,11 @@
-"""Training speed: seconds per pass and images/s for each model × implementation × device, and the
+"""Training speed: seconds per pass, images/s and µs per update for each model × implementation ×
+device, eager and compiled (``--compile off,on``: the same run both ways, side by side), and the
 training time lenet5-modern needs to reach 99.0% test accuracy. Prints measured figures, asserts
-nothing.
+nothing. A compiled run's first pass includes its compilation: the table shows the second pass
+and the compilation's cost (first pass minus second) apart.
 
     python scripts/bench_train.py --data-dir ../shared/data/mnist
+    OMP_NUM_THREADS=1 python scripts/bench_train.py --models lecun1989,lenet5 --compile off,on
     python scripts/bench_train.py --devices cuda --models lenet5-modern --batch-sizes 128,512
 """
 
@@ -17,6 +20,7 @@ import torch
 
 from lecnn.device import describe_device, select_device
 from lecnn.models import MODELS
+from lecnn.training import compiled
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer, load_data
 
@@ -41,15 +45,20 @@ def warm_up(model, impl, device, data, batch_size=None):
         Trainer(cfg, data=data, progress_bar=False).run()
 
 
-def one_pass(model, impl, device, data, batch_size=None):
+def timed_passes(model, impl, device, data, compile_="off", batch_size=None, optimizer=None):
+    """(seconds of each pass, batch size): one pass eagerly, two when compiled (the first holds
+    the compilation)."""
     warm_up(model, impl, device, data, batch_size)
+    passes = 1 if compile_ == "off" else 2
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(model=model, impl=impl, device=str(device), epochs=1, logdir=tmp,
-                          batch_size=batch_size)  # fmt: skip
+        cfg = TrainConfig(model=model, impl=impl, device=str(device), epochs=passes, logdir=tmp,
+                          batch_size=batch_size, compile=compile_, optimizer=optimizer,
+                          eval_every=passes)  # fmt: skip
         trainer = Trainer(cfg, data=data, progress_bar=False)
         trainer.run()
-        h = trainer.progress.history[-1]
-        return h["train_seconds"], h["images_per_s"], trainer.config.batch_size
+        seconds = [h["train_seconds"] for h in trainer.progress.history]
+        seconds = [b - a for a, b in zip([0.0, *seconds], seconds)]
+        return seconds, trainer.config.batch_size
 
 
 def time_to_99(impl, device, data, epochs, batch_size):
@@ -78,11 +87,21 @@ def main() -> None:
     p.add_argument("--impls", default="autograd,manual")
     p.add_argument("--epochs-to-99", type=int, default=3, help="passes for the 99%% run")
     p.add_argument("--batch-sizes", default="128", help="batch sizes to try for the 99%% run")
+    p.add_argument("--compile", default="off", help="off, on, or off,on for both side by side")
+    p.add_argument("--optimizer", help="instead of each model's own (e.g. sdlm for lenet5)")
+    p.add_argument("--batch-size", type=int, help="instead of each model's own")
+    p.add_argument("--per-call", type=int, help="updates per compiled call (default: PER_CALL)")
     args = p.parse_args()
+    if args.per_call:
+        for kind in compiled.PER_CALL:
+            compiled.PER_CALL[kind] = args.per_call
+    modes = args.compile.split(",")
+    print(f"# threads: {torch.get_num_threads()}, updates per compiled call: {compiled.PER_CALL}")
     for dev_name in args.devices.split(","):
         device = select_device(dev_name)
         print(f"\n## {machine(device)}")
-        print(f"{'model':15s} {'impl':9s} {'batch':>5s} {'s/pass':>8s} {'images/s':>10s}")
+        print(f"{'model':16s} {'impl':9s} {'compile':8s} {'batch':>5s} {'s/pass':>8s} "
+              f"{'images/s':>10s} {'µs/update':>10s} {'compiling s':>12s}")  # fmt: skip
         cache = {}
         per_impl = {}
         for model in args.models.split(","):
@@ -90,14 +109,27 @@ def main() -> None:
             if spec_input not in cache:
                 cfg = TrainConfig(model=model, data_dir=args.data_dir)
                 cache[spec_input] = load_data(cfg, device, torch.float32)
+            n = len(cache[spec_input].train)
             for impl in args.impls.split(","):
-                seconds, ips, bs = one_pass(model, impl, device, cache[spec_input])
-                per_impl[(model, impl)] = seconds
-                print(f"{model:15s} {impl:9s} {bs:5d} {seconds:8.2f} {ips:10,.0f}", flush=True)
+                for mode in modes:
+                    seconds, bs = timed_passes(
+                        model,
+                        impl,
+                        device,
+                        cache[spec_input],
+                        mode,
+                        args.batch_size,
+                        args.optimizer,
+                    )
+                    per_impl[(model, impl, mode)] = s = seconds[-1]
+                    compiling = f"{seconds[0] - seconds[1]:12.1f}" if len(seconds) > 1 else ""
+                    print(f"{model:16s} {impl:9s} {mode:8s} {bs:5d} {s:8.2f} {n / s:10,.0f} "
+                          f"{1e6 * s / -(-n // bs):10.1f} {compiling}", flush=True)  # fmt: skip
         for model in args.models.split(","):
-            if (model, "manual") in per_impl and (model, "autograd") in per_impl:
-                ratio = per_impl[(model, "manual")] / per_impl[(model, "autograd")]
-                print(f"{model}: manual / autograd time per pass = {ratio:.2f}")
+            for mode in modes:
+                if (model, "manual", mode) in per_impl and (model, "autograd", mode) in per_impl:
+                    ratio = per_impl[(model, "manual", mode)] / per_impl[(model, "autograd", mode)]
+                    print(f"{model} ({mode}): manual / autograd time per pass = {ratio:.2f}")
         if "lenet5-modern" in args.models.split(","):
             data = cache[MODELS["lenet5-modern"].input]
             for bs in (int(b) for b in args.batch_sizes.split(",")):

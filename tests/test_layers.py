@@ -8,7 +8,7 @@ from conftest import DEVICES
 
 from lecnn.checks import parity
 from lecnn.manual import Conv2d, MaxPool2d, ReLU
-from lecnn.manual.conv import METHODS
+from lecnn.manual.conv import KERNELS_FROM, METHODS
 
 TOL = 1e-10
 LAYERS = parity.layer_cases()
@@ -162,3 +162,26 @@ def test_three_convolution_backwards_agree(cfg, device):
         ]:
             row = parity.compare(m, name, got, ref)
             assert row.max_rel < 1e-12, row
+
+
+@pytest.mark.parametrize("batch", [1, KERNELS_FROM])
+def test_auto_convolution_picks_by_batch_and_agrees(batch):
+    """``method="auto"``: im2col for a few examples, the framework's kernels for many; the same
+    sums as the loop either way, and the backward uses the method its forward used."""
+    cfg = CONV_CONFIGS[0]
+    auto = Conv2d(**cfg).to(dtype=torch.float64)
+    loop = Conv2d(**cfg, method="loop").to(dtype=torch.float64)
+    parity.randomize(loop, torch.Generator().manual_seed(2))
+    auto.load_state_dict(loop.state_dict())
+    x = torch.randn(batch, cfg["in_channels"], *cfg.get("input_size", (9, 10)), dtype=torch.float64)
+    y, y_ref = auto.forward(x), loop.forward(x)
+    assert auto.method == "auto" and auto.used == ("conv" if batch >= KERNELS_FROM else "unfold")
+    dy = torch.randn_like(y)
+    dx, dx_ref = auto.backward(dy), loop.backward(dy)
+    for name, got, ref in [
+        ("y", y, y_ref),
+        ("dx", dx, dx_ref),
+        ("dweight", auto.grads["weight"], loop.grads["weight"]),
+    ]:
+        row = parity.compare("auto", name, got, ref)
+        assert row.max_rel < 1e-12, row

@@ -27,6 +27,11 @@ def pair(v: int | Sequence[int]) -> tuple[int, int]:
 #: the three ways Conv2d computes the same sums: a loop over output positions (readable), im2col
 #: matrix products, and the framework's convolution kernels
 METHODS = ("unfold", "loop", "conv")
+#: ``method="auto"`` (the default) picks per batch what measured fastest (scripts/bench_conv.py,
+#: runs/bench/bench_conv-cpu.txt): im2col for a few examples, where a kernel call's fixed cost
+#: dominates (lecun1989 per example: 412 µs vs 747 µs; lenet5 at 16: 4.44 vs 4.54 ms), the
+#: framework's kernels from this many examples up (lenet5-modern at 128: 20.7 vs 27.8 ms)
+KERNELS_FROM = 32
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -113,7 +118,7 @@ class Conv2d(ConvGeometry, Layer):
     """
 
     kind = "conv"
-    saved = ("x_shape", "a")  # and, with method="unfold", the im2col columns "fields"
+    saved = ("x_shape", "a", "used")  # and, with im2col, its columns "fields"
 
     def __init__(
         self,
@@ -126,11 +131,11 @@ class Conv2d(ConvGeometry, Layer):
         connection_table: torch.Tensor | Sequence[Sequence[bool]] | None = None,
         bias: str | None = "channel",
         input_size: Sequence[int] | None = None,
-        method: str = "unfold",
+        method: str = "auto",
     ) -> None:
         super().__init__()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        if method not in (*METHODS, "auto"):
+            raise ValueError(f"method must be auto or one of {', '.join(METHODS)}, not {method!r}")
         self.method = method
         self.mask, weight, bias_init = self._setup(
             in_channels, out_channels, kernel_size, stride, padding, pad_value,
@@ -171,15 +176,18 @@ class Conv2d(ConvGeometry, Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.x_shape = x.shape
         self.a = self._pad(x)  # a_{c,i,j}: the padded input
+        self.used = self.method  # this batch's method, which its backward uses too
+        if self.used == "auto":
+            self.used = "conv" if x.shape[0] >= KERNELS_FROM else "unfold"
         forward = {"loop": self._forward_loop, "unfold": self._forward_unfold}
-        y = forward.get(self.method, self._forward_conv)()
+        y = forward.get(self.used, self._forward_conv)()
         return self._add_bias(y)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
         if self.bias_mode is not None:
             self.grads["bias"] = self.bias_sum(dy)
         backward = {"loop": self._backward_loop, "unfold": self._backward_unfold}
-        dw, da = backward.get(self.method, self._backward_conv)(dy)
+        dw, da = backward.get(self.used, self._backward_conv)(dy)
         self.grads["weight"] = dw * self.mask
         return None if da is None else self.unpad(da)
 
