@@ -21,7 +21,7 @@ import torch
 from lecnn.device import describe_device, select_device
 from lecnn.models import MODELS
 from lecnn.training import compiled
-from lecnn.training.config import TrainConfig
+from lecnn.training.config import RECIPES, TrainConfig
 from lecnn.training.loop import Trainer, load_data
 
 
@@ -45,7 +45,9 @@ def warm_up(model, impl, device, data, batch_size=None):
         Trainer(cfg, data=data, progress_bar=False).run()
 
 
-def timed_passes(model, impl, device, data, compile_="off", batch_size=None, optimizer=None):
+def timed_passes(
+    model, impl, device, data, compile_="off", batch_size=None, optimizer=None, limit=None
+):
     """(seconds of each pass, batch size): one pass eagerly, two when compiled (the first holds
     the compilation)."""
     warm_up(model, impl, device, data, batch_size)
@@ -53,7 +55,7 @@ def timed_passes(model, impl, device, data, compile_="off", batch_size=None, opt
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(model=model, impl=impl, device=str(device), epochs=passes, logdir=tmp,
                           batch_size=batch_size, compile=compile_, optimizer=optimizer,
-                          eval_every=passes)  # fmt: skip
+                          eval_every=passes, limit=limit)  # fmt: skip
         trainer = Trainer(cfg, data=data, progress_bar=False)
         trainer.run()
         seconds = [h["train_seconds"] for h in trainer.progress.history]
@@ -79,6 +81,22 @@ def time_to_99(impl, device, data, epochs, batch_size):
         return None, last["epoch"], 1 - last["test_error"]
 
 
+def recipe_runs(recipe, impl, device, data, seeds, compile_):
+    """Each seed's training seconds (evaluation excluded) and final test accuracy."""
+    warm_up(RECIPES[recipe]["model"], impl, device, data)
+    rows = []
+    for seed in range(seeds):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = TrainConfig(model=RECIPES[recipe]["model"], recipe=recipe, impl=impl, seed=seed,
+                              device=str(device), logdir=tmp, compile=compile_)  # fmt: skip
+            trainer = Trainer(cfg, data=data, progress_bar=False)
+            result = trainer.run()
+            rows.append(
+                (result.results["train_seconds"], 1 - result.results["final"]["test_error"])
+            )
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir")
@@ -91,6 +109,9 @@ def main() -> None:
     p.add_argument("--optimizer", help="instead of each model's own (e.g. sdlm for lenet5)")
     p.add_argument("--batch-size", type=int, help="instead of each model's own")
     p.add_argument("--per-call", type=int, help="updates per compiled call (default: PER_CALL)")
+    p.add_argument("--limit", type=int, help="passes over the first N training digits only")
+    p.add_argument("--recipe", help="time this recipe instead (e.g. fast), --seeds runs each")
+    p.add_argument("--seeds", type=int, default=5)
     args = p.parse_args()
     if args.per_call:
         for kind in compiled.PER_CALL:
@@ -100,6 +121,22 @@ def main() -> None:
     for dev_name in args.devices.split(","):
         device = select_device(dev_name)
         print(f"\n## {machine(device)}")
+        if args.recipe:
+            model = RECIPES[args.recipe]["model"]
+            data = load_data(
+                TrainConfig(model=model, data_dir=args.data_dir), device, torch.float32
+            )
+            for impl in args.impls.split(","):
+                for mode in modes:
+                    rows = recipe_runs(args.recipe, impl, device, data, args.seeds, mode)
+                    secs = [r[0] for r in rows]
+                    accs = [r[1] for r in rows]
+                    print(f"recipe {args.recipe} ({model}), {impl}, compile {mode}: test accuracy "
+                          + ", ".join(f"{100 * a:.2f}%" for a in accs)
+                          + f"; mean {100 * sum(accs) / len(accs):.2f}%; training seconds "
+                          + ", ".join(f"{t:.2f}" for t in secs)
+                          + f"; mean {sum(secs) / len(secs):.2f} s", flush=True)  # fmt: skip
+            continue
         print(f"{'model':16s} {'impl':9s} {'compile':8s} {'batch':>5s} {'s/pass':>8s} "
               f"{'images/s':>10s} {'µs/update':>10s} {'compiling s':>12s}")  # fmt: skip
         cache = {}
@@ -109,7 +146,7 @@ def main() -> None:
             if spec_input not in cache:
                 cfg = TrainConfig(model=model, data_dir=args.data_dir)
                 cache[spec_input] = load_data(cfg, device, torch.float32)
-            n = len(cache[spec_input].train)
+            n = min(len(cache[spec_input].train), args.limit or len(cache[spec_input].train))
             for impl in args.impls.split(","):
                 for mode in modes:
                     seconds, bs = timed_passes(
@@ -120,6 +157,7 @@ def main() -> None:
                         mode,
                         args.batch_size,
                         args.optimizer,
+                        args.limit,
                     )
                     per_impl[(model, impl, mode)] = s = seconds[-1]
                     compiling = f"{seconds[0] - seconds[1]:12.1f}" if len(seconds) > 1 else ""

@@ -58,6 +58,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.repro.protocols import protocol
     from lecnn.repro.report import write_report
     from lecnn.repro.run import run_one
+    from lecnn.training.distributed import gather_objects, join, launched
 
     variant = "distort" if args.distort else args.variant
     if args.distort and args.paper != "lenet5":
@@ -74,20 +75,45 @@ def run_reproduce(args: argparse.Namespace) -> int:
         threads = os.environ.get("OMP_NUM_THREADS")
         if threads:
             command = f"OMP_NUM_THREADS={threads} {command}"
-    print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s)")
-    for impl in impls:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+    runs = [
+        (impl, seed)
+        for impl in impls
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    ]
+    group = join(select_device("cpu")) if launched() else None  # Gloo, to share out the runs
+    mine = runs if group is None else runs[group.rank :: group.world]
+    if group is None or group.main:
+        spread = f", spread over {group.world} processes" if group else ""
+        print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s){spread}")
+    failed = []
+    for impl, seed in mine:
+        try:
             s = run_one(
                 proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
-                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command, compile=args.compile,
-                progress_bar=False if args.no_progress else None,
+                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
+                compile=args.compile, progress_bar=False if args.no_progress else None,
             )  # fmt: skip
-            print(
-                f"{args.paper}/{variant} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
-                f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
-                f"{s['wall_seconds']:.0f} s"
-            )
-    print(f"report: {write_report(args.runs_dir)}")
+        except (LecnnError, OSError, RuntimeError) as e:
+            if group is None:
+                raise
+            # one run's failure is reported; the other runs go on and are kept
+            failed.append(f"{impl} seed {seed} on rank {group.rank}: {str(e).splitlines()[0]}")
+            print(f"{args.paper}/{variant} {impl} seed {seed} FAILED on rank {group.rank}: {e}")
+            continue
+        print(
+            f"{args.paper}/{variant} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
+            f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
+            f"{s['wall_seconds']:.0f} s" + (f" (rank {group.rank})" if group else "")
+        )
+    if group is not None:
+        failed = [f for part in gather_objects(failed) for f in part]
+        if not group.main:
+            return 1 if failed else 0
+    print(f"report: {write_report(args.runs_dir, failed=failed)}")
+    if failed:
+        err = LecnnError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
+        err.exit_code = 1  # type: ignore[attr-defined]
+        raise err
     return 0
 
 

@@ -54,6 +54,13 @@ def _same(name: str) -> str:
     return name
 
 
+class Silent:
+    """A RunLogger that writes nothing (ranks other than 0 in a data-parallel run)."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
+
+
 class RunLogger:
     """Writes one run's events under its run folder (layout in the module docstring).
 

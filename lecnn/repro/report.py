@@ -88,8 +88,9 @@ def _figure(paper: str, groups: dict, path: Path) -> bool:
     return True
 
 
-def write_report(runs_dir: str | Path = "runs") -> Path:
-    """Write ``REPRODUCTION.md`` (and one PNG per paper) under ``runs_dir``."""
+def write_report(runs_dir: str | Path = "runs", failed: list[str] | None = None) -> Path:
+    """Write ``REPRODUCTION.md`` (and one PNG per paper) under ``runs_dir``; ``failed`` names the
+    runs of the last ``lecnn reproduce`` that failed (the others are in the tables)."""
     runs_dir = Path(runs_dir)
     summaries = load_summaries(runs_dir)
     lines = [
@@ -151,6 +152,8 @@ def write_report(runs_dir: str | Path = "runs") -> Path:
             lines += [f"![{paper} test error per pass]({figure.name})", ""]
         if not groups:
             lines += ["No runs yet: `lecnn reproduce " + paper + "`.", ""]
+    if failed:
+        lines += ["## Runs that failed", ""] + [f"- {f}" for f in failed] + [""]
     out = runs_dir / "REPRODUCTION.md"
     out.write_text("\n".join(lines) + "\n")
     return out

@@ -49,7 +49,8 @@ def run_one(
         compile=compile, logdir=str(runs_dir / "reproduce" / name),
     )  # fmt: skip
     start = time.perf_counter()
-    trainer = Trainer(config, progress_bar=progress_bar)
+    # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
+    trainer = Trainer(config, progress_bar=progress_bar, distributed=False)
     result = trainer.run()
     wall = time.perf_counter() - start
     final = result.results.get("final", {})

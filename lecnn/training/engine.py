@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lecnn import manual as M
 from lecnn.manual.hessian import diagonal_hessian
 from lecnn.models import ModelSpec, build, build_loss
+from lecnn.training.distributed import sum_grads, sum_hook
 
 
 def encode_targets(labels: torch.Tensor, kind: str, dtype: torch.dtype) -> torch.Tensor:
@@ -26,6 +27,16 @@ class Engine:
 
     def __init__(self, spec: ModelSpec, net, loss) -> None:
         self.spec, self.net, self.loss = spec, net, loss
+        self.group = None  # a lecnn.training.distributed.Group once distributed
+
+    @property
+    def loss_averages(self) -> bool:
+        """Whether the loss is a mean over the batch (else a sum, the 1989 net's)."""
+        return self.spec.loss != "mse-sum"
+
+    def distribute(self, group) -> None:
+        """From now on ``train_step`` leaves the global batch's gradients on every rank."""
+        self.group = group
 
     def params(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -103,6 +114,8 @@ class ManualEngine(Engine):
         out = self.net.forward(x)
         value = self.loss.forward(out, target)
         self.net.backward(self.loss.backward())
+        if self.group is not None:  # Σ over the ranks' shares: the global batch's gradient
+            sum_grads(self.net.named_grads(), self.group.world, self.loss_averages)
         return value, out
 
     def step_grads(self, x, target):
@@ -134,6 +147,17 @@ class AutogradEngine(Engine):
     def __init__(self, spec: ModelSpec, net: torch.nn.Module, loss) -> None:
         super().__init__(spec, net, loss)
         self._params = dict(net.named_parameters())
+        self._forward = net  # DistributedDataParallel(net) once distributed
+
+    def distribute(self, group) -> None:
+        """Wrap the network in ``DistributedDataParallel``, whose backward averages the ranks'
+        gradients (or sums them, with ``sum_hook``, for a loss that sums over the batch)."""
+        super().distribute(group)
+        cuda = next(iter(self._params.values())).device.type == "cuda"
+        ids = [group.local_rank] if cuda else None
+        self._forward = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        if not self.loss_averages:
+            self._forward.register_comm_hook(None, sum_hook)
 
     def params(self):
         return {k: p.data for k, p in self._params.items()}
@@ -144,7 +168,7 @@ class AutogradEngine(Engine):
     def train_step(self, x, target):
         for p in self._params.values():
             p.grad = None
-        out = self.net(x)
+        out = self._forward(x)
         value = self.loss(out, target)
         value.backward()
         return value.detach(), out.detach()

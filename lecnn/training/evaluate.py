@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from lecnn.data import Split
+from lecnn.training import distributed
 from lecnn.training.engine import Engine, encode_targets
 
 
@@ -23,20 +24,27 @@ class Evaluation:
         return torch.bincount(flat, minlength=classes * classes).view(classes, classes).cpu()
 
 
-def evaluate(engine: Engine, split: Split, batch_size: int = 2000) -> Evaluation:
-    """Mean loss and error rate of ``engine`` on ``split`` (no gradients, the same loss as training)."""
+def evaluate(engine: Engine, split: Split, batch_size: int = 2000, group=None) -> Evaluation:
+    """Mean loss and error rate of ``engine`` on ``split`` (no gradients, the same loss as
+    training). With a data-parallel ``group`` each rank evaluates its shard, and the sums and
+    predictions are gathered: every rank gets the whole split's figures."""
     dtype = split.x.dtype
     engine.train(False)
     total = torch.zeros((), dtype=torch.float64, device=split.x.device)
+    part = group.shard(len(split)) if group is not None else slice(0, len(split))
+    xs, ys = split.x[part], split.y[part]
     preds = []
-    for start in range(0, len(split), batch_size):
-        x = split.x[start : start + batch_size]
-        y = split.y[start : start + batch_size]
+    for start in range(0, len(ys), batch_size):
+        x = xs[start : start + batch_size]
+        y = ys[start : start + batch_size]
         out = engine.outputs(x)
         target = encode_targets(y, engine.spec.target, dtype)
         total += engine.loss_value(out, target).double() * len(y)
         preds.append(engine.predict(out))
     engine.train(True)
-    predicted = torch.cat(preds)
+    predicted = torch.cat(preds) if preds else split.y[:0]
+    if group is not None:
+        total = torch.tensor(distributed.total(total, device=split.x.device)[0])
+        predicted = distributed.gather(predicted, len(split), group)
     misses = int((predicted != split.y).sum())
     return Evaluation(float(total) / len(split), misses / len(split), misses, predicted)

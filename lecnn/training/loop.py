@@ -20,18 +20,19 @@ from tqdm import tqdm
 from lecnn.data import Prepared, load_mnist, make_generator, pass_order
 from lecnn.device import seed_everything, select_device, set_deterministic
 from lecnn.errors import LecnnError
-from lecnn.logs.tensorboard import RunLogger, timestamped_run_dir
+from lecnn.logs.tensorboard import RunLogger, Silent, timestamped_run_dir
 from lecnn.manual.optim import Optimizer
 from lecnn.models import get_spec
 from lecnn.training.augment import AUGMENTATIONS
 from lecnn.training.checkpoint import FILENAME, load_checkpoint
 from lecnn.training.compiled import PER_CALL, CompiledUpdate, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
+from lecnn.training.distributed import broadcast, check_split, join, launched, total
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.results import RunResult, finish
 from lecnn.training.resume import resumed_config
-from lecnn.training.rundir import claim, remove_if_unused
+from lecnn.training.rundir import Unclaimed, claim, remove_if_unused
 from lecnn.training.runlog import StepCurve, log_every, log_start
 from lecnn.training.state import Diverged, Progress, RunState
 
@@ -62,11 +63,16 @@ class Trainer:
         resume: str | os.PathLike[str] | None = None,
         progress_bar: bool | None = None,
         overwrite: bool = False,
+        distributed: bool = True,
     ) -> None:
+        # under torchrun (several processes) the run is one data-parallel run over all of them,
+        # unless the caller runs independent single-process runs (lecnn reproduce)
+        self.group = join(select_device(config.device)) if distributed and launched() else None
+        self.main = self.group is None or self.group.main
         ckpt = None
         if resume is not None:
             run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
-            self._lock = claim(run_dir, resume=True, overwrite=False)
+            self._lock = claim(run_dir, resume=True, overwrite=False) if self.main else Unclaimed()
             try:
                 ckpt = load_checkpoint(resume)
                 config = resumed_config(TrainConfig.from_dict(ckpt["config"]), config, ckpt)
@@ -77,12 +83,16 @@ class Trainer:
             config.resolved()  # check the settings before touching the disk
             fresh = not config.logdir or not Path(config.logdir).exists()
             run_dir = Path(config.logdir) if config.logdir else default_run_dir(config)
-            self._lock = claim(run_dir, resume=False, overwrite=overwrite)
+            if self.group is not None:  # rank 0's folder (a timestamped name differs per rank)
+                run_dir = Path(broadcast(str(run_dir)))
+            self._lock = (
+                claim(run_dir, resume=False, overwrite=overwrite) if self.main else Unclaimed()
+            )
         try:
             self._setup(config, data, run_dir, ckpt)
         except BaseException:
             self._lock.release()
-            if ckpt is None and fresh:
+            if ckpt is None and fresh and self.main:
                 remove_if_unused(run_dir)  # a run that never started leaves no folder behind
             raise
         self.progress_bar = progress_bar
@@ -104,6 +114,9 @@ class Trainer:
         self.config = cfg = config.resolved()
         self.spec = get_spec(cfg.model)
         self.device = select_device(cfg.device)
+        if self.group is not None and self.device.type == "cuda":  # one GPU per process
+            self.device = torch.device("cuda", self.group.local_rank)
+            torch.cuda.set_device(self.device)
         self.dtype = getattr(torch, cfg.dtype)
         set_deterministic(cfg.deterministic)
         seed_everything(cfg.seed)
@@ -130,6 +143,10 @@ class Trainer:
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
         self.augment = AUGMENTATIONS[cfg.augment_kind]
+        if self.group is not None:
+            check_split(cfg.batch_size, n, self.group.world, cfg.compile)
+            self.engine.distribute(self.group)
+            cfg.compile = "off"  # compiled updates are single-process
         self.compiled = use_compiled(
             cfg.compile, self.device, cfg.batch_size, self.batches * cfg.epochs
         )
@@ -154,7 +171,9 @@ class Trainer:
         self._lock.release()
 
     def save(self) -> Path:
-        return self.state.save(self.checkpoint_path)
+        if self.main:  # every rank holds the same state; rank 0 writes it
+            self.state.save(self.checkpoint_path)
+        return self.checkpoint_path
 
     def request_stop(self, *_: Any) -> None:
         """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
@@ -182,8 +201,10 @@ class Trainer:
         would."""
         cfg, p, engine, opt = self.config, self.progress, self.engine, self.optimizer
         train = self.data.train
-        self.logger = logger = RunLogger(self.run_dir, names=self.spec.display_name)
-        if p.step == 0:
+        self.logger = logger = (
+            RunLogger(self.run_dir, names=self.spec.display_name) if self.main else Silent()
+        )
+        if p.step == 0 and self.main:
             log_start(logger, cfg, self.device, engine, train.x[:1])
         curve = StepCurve(logger, self.log_every)
         previous = None
@@ -192,7 +213,8 @@ class Trainer:
         bar = tqdm(
             total=cfg.epochs * self.batches,
             initial=p.epoch * self.batches + p.batch,
-            disable=(not self.progress_bar) if self.progress_bar is not None else None,
+            disable=(not self.main)
+            or ((not self.progress_bar) if self.progress_bar is not None else None),
             unit="batch",
             dynamic_ncols=True,
             desc=f"{cfg.model}/{cfg.impl}",
@@ -229,6 +251,9 @@ class Trainer:
                         x = self.augment(x, self.state.generator)
                     elif cfg.augment:  # batch by batch: the generator's draws as in eager runs
                         x = torch.cat([self.augment(b, self.state.generator) for b in x.split(bs)])
+                    if self.group is not None:  # this rank's share of the global batch
+                        share = self.group.share(len(y))
+                        x, t, y = x[share], t[share], y[share]
                     lrs = [self.schedule(p.epoch, p.step + i) for i in range(k)]
                     if self.update is None or k != self.update.per_call or len(y) < k * bs:
                         opt.lr = lrs[0]
@@ -296,6 +321,7 @@ class Trainer:
             status,
             final_test=self.final_test,
             compiled=self.compiled,
+            group=self.group,
         )
 
     def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, t0: float) -> None:
@@ -303,9 +329,11 @@ class Trainer:
         self._sync()
         p = self.progress
         p.train_seconds += time.perf_counter() - t0
+        if self.group is not None:  # the whole batches', over the ranks
+            loss_sum, correct, seen = total(loss_sum, correct, seen, device=self.device)
         p.loss_sum += float(loss_sum)
         p.correct += int(correct)
-        p.seen += seen
+        p.seen += int(seen)
 
     def _end_epoch(self, logger: RunLogger, bar: tqdm) -> None:
         cfg, p = self.config, self.progress
@@ -322,7 +350,7 @@ class Trainer:
         epoch_seconds = p.train_seconds - (p.history[-1]["train_seconds"] if p.history else 0.0)
         record["images_per_s"] = p.seen / epoch_seconds if epoch_seconds > 0 else None
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            ev = evaluate(self.engine, self.data.test)
+            ev = evaluate(self.engine, self.data.test, group=self.group)
             if epoch == cfg.epochs:  # the weights are final: finish() reports this evaluation
                 self.final_test = ev
             record.update(test_loss=ev.loss, test_error=ev.error, test_misses=ev.misses)

@@ -33,6 +33,7 @@ def finish(
     status: str,
     final_test: Evaluation | None = None,
     compiled: bool = False,
+    group=None,
 ) -> RunResult:
     """Evaluate the finished run (``final_test``: the last pass's test evaluation, when the
     weights have not changed since), log its pictures, end the HParams session, and write
@@ -56,8 +57,8 @@ def finish(
         "history": p.history,
     }
     if status == "finished":
-        ev = final_test or evaluate(engine, data.test)
-        ev_train = evaluate(engine, data.train)
+        ev = final_test or evaluate(engine, data.test, group=group)
+        ev_train = evaluate(engine, data.train, group=group)
         last = p.history[-1] if p.history else {}
         results["final"] = {
             "test_error": ev.error,
@@ -75,6 +76,9 @@ def finish(
         )
         logger.confusion(ev.confusion(data.test.y), p.step)
     logger.end_session(status)
-    text = json.dumps(results, indent=2, default=str)
-    write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
+    if group is not None:
+        results["processes"] = group.world
+    if group is None or group.main:  # every rank holds the same results; rank 0 writes them
+        text = json.dumps(results, indent=2, default=str)
+        write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(run_dir, status, results)

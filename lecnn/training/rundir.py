@@ -53,6 +53,13 @@ class RunLock:
             self._file = None
 
 
+class Unclaimed:
+    """What a rank other than 0 holds in a data-parallel run: rank 0 claimed the folder."""
+
+    def release(self) -> None:
+        pass
+
+
 def holds_run(folder: Path) -> list[str]:
     """The files in ``folder`` that show another run lives there."""
     return [name for name in (FILENAME, RESULTS) if (folder / name).exists()]

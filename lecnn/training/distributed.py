@@ -1,0 +1,134 @@
+"""Data-parallel training with ``torch.distributed``, launched by ``torchrun`` (Gloo on CPUs, NCCL on
+GPUs). Every rank holds the whole model and takes the same optimizer step; each computes the
+gradient of its share of every global batch, and the shares are summed.
+
+That sum is the lecture's point made concrete: the gradient of a batch is the sum of its
+examples' gradients, ``∂E/∂w = Σ_n ∂E_n/∂w = Σ_r Σ_{n ∈ share r} ∂E_n/∂w``, wherever each term
+was computed. With a loss that averages over the batch (``E = (1/B) Σ_n E_n``, B the global
+batch, each of the R ranks holding B/R examples and averaging over them), the global gradient is
+the mean of the ranks' gradients: ``∂E/∂w = (1/R) Σ_r ∂E_r/∂w``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from lecnn.errors import LecnnError
+
+
+@dataclass(frozen=True)
+class Group:
+    """This process's place in a torchrun job."""
+
+    rank: int
+    world: int
+    local_rank: int
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the one that writes TensorBoard, results and checkpoints."""
+        return self.rank == 0
+
+    def share(self, batch: int) -> slice:
+        """This rank's rows of a global batch of ``batch`` examples (equal shares)."""
+        per = batch // self.world
+        return slice(self.rank * per, (self.rank + 1) * per)
+
+    def shard(self, n: int) -> slice:
+        """This rank's contiguous part of ``n`` items (sizes differ by at most one)."""
+        return slice(self.rank * n // self.world, (self.rank + 1) * n // self.world)
+
+
+def launched() -> bool:
+    """Whether this process is one of several started by torchrun."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def join(device: torch.device) -> Group:
+    """Join the torchrun job (once per process): Gloo for the CPU, NCCL for CUDA."""
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    return Group(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def check_split(batch_size: int, n: int, world: int, compile_: str) -> None:
+    """Every global batch (the last, shorter one too) must split into equal shares, one per
+    process; compiled updates are single-process."""
+    if batch_size == 1:
+        raise LecnnError(
+            f"--batch-size 1 (per-example updates) cannot be split over {world} processes: "
+            "run per-example protocols without torchrun (or with --nproc-per-node 1)"
+        )
+    if batch_size % world:
+        raise LecnnError(
+            f"--batch-size {batch_size} does not split into {world} equal shares: "
+            f"give a multiple of {world}"
+        )
+    if n % batch_size % world:
+        raise LecnnError(
+            f"the last batch of the {n} training digits ({n % batch_size}) does not split into "
+            f"{world} equal shares: choose --batch-size or --limit so that it does"
+        )
+    if compile_ == "on":
+        raise LecnnError(
+            "--compile on: compiled updates run in one process; leave --compile out under torchrun"
+        )
+
+
+def sum_grads(grads: dict[str, torch.Tensor], world: int, mean: bool) -> None:
+    """In place: every rank's gradients become the global batch's, ``Σ_r`` (÷ R for a mean loss).
+    What the manual implementation does after its backward pass."""
+    for g in grads.values():
+        dist.all_reduce(g)
+        if mean:
+            g.div_(world)
+
+
+def sum_hook(state, bucket):
+    """A DDP communication hook that sums the ranks' gradients without dividing (for a loss that
+    sums over the batch, where DDP's own averaging would be wrong by a factor R)."""
+    work = dist.all_reduce(bucket.buffer(), async_op=True)
+    return work.get_future().then(lambda fut: fut.value()[0])
+
+
+def total(*values: torch.Tensor | float | int, device: torch.device) -> list[float]:
+    """Sums over the ranks of a few numbers (counts, loss sums), in float64."""
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def gather(t: torch.Tensor, n: int, group: Group) -> torch.Tensor:
+    """The ranks' shards (``group.shard``) of a length-``n`` tensor, concatenated in rank order,
+    on every rank."""
+    size = -(-n // group.world)
+    padded = torch.zeros(size, *t.shape[1:], dtype=t.dtype, device=t.device)
+    padded[: len(t)] = t
+    parts = [torch.empty_like(padded) for _ in range(group.world)]
+    dist.all_gather(parts, padded)
+    sizes = [(r + 1) * n // group.world - r * n // group.world for r in range(group.world)]
+    return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+
+
+def gather_objects(obj) -> list:
+    """Every rank's ``obj``, in rank order, on every rank."""
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast(text: str) -> str:
+    """Rank 0's ``text``, on every rank."""
+    box = [text]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
