@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from lecnn.cli.common import add_data_args, add_device_args, number, whole_number
 from lecnn.device import describe_device
@@ -128,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         progress_bar=False if args.no_progress else None,
     )
     cfg = trainer.config
+    if not trainer.main:  # under torchrun rank 0 speaks for the run
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of this process)
     if args.device == "auto":
         print(f"device: auto picked {describe_device(trainer.device)}")
     print(

@@ -44,7 +44,9 @@ def evaluate(engine: Engine, split: Split, batch_size: int = 2000, group=None) -
     engine.train(True)
     predicted = torch.cat(preds) if preds else split.y[:0]
     if group is not None:
-        total = torch.tensor(distributed.total(total, device=split.x.device)[0])
+        total = torch.tensor(
+            distributed.total(total, device=split.x.device)[0], dtype=torch.float64
+        )
         predicted = distributed.gather(predicted, len(split), group)
     misses = int((predicted != split.y).sum())
     return Evaluation(float(total) / len(split), misses / len(split), misses, predicted)
