@@ -14,6 +14,7 @@ from conftest import DEVICES
 
 from lecnn.cli import main
 from lecnn.errors import LecnnError
+from lecnn.models import get_spec
 from lecnn.training.checkpoint import load_checkpoint
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Diverged, Trainer, load_data, train
@@ -257,3 +258,19 @@ def test_cli_flags_reach_the_run_config(mnist_dir, tmp_path):
     expected = {"order": "fixed", "augment": True, "augment_kind": "shift1", "optimizer": "momentum",
                 "lr": 0.05, "schedule": "inverse:10", "weight_decay": 0.001, "batch_size": 64}  # fmt: skip
     assert {k: config[k] for k in expected} == expected
+
+
+def test_recipe_fills_the_defaults_flags_still_win():
+    from lecnn.training.config import RECIPES
+
+    fast = RECIPES["fast"]
+    cfg = TrainConfig(model=fast["model"], recipe="fast").resolved()
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.schedule, cfg.augment) == (
+        fast["epochs"], fast["batch_size"], fast["lr"], fast["schedule"], fast["augment"],
+    )  # fmt: skip
+    assert cfg.optimizer == get_spec(fast["model"]).defaults.optimizer  # not in the recipe
+    assert TrainConfig(model=fast["model"], recipe="fast", epochs=1).resolved().epochs == 1
+    with pytest.raises(LecnnError, match="trains lenet5-modern, not lecun1989"):
+        TrainConfig(model="lecun1989", recipe="fast").resolved()
+    with pytest.raises(LecnnError, match="--recipe 'slow'"):
+        TrainConfig(recipe="slow").resolved()

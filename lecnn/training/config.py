@@ -26,9 +26,9 @@ OPTIMIZERS = {
 RECIPES: dict[str, dict[str, Any]] = {
     "fast": {
         "model": "lenet5-modern",
-        "epochs": 2,
+        "epochs": 3,
         "batch_size": 256,
-        "lr": 4e-3,
+        "lr": 6e-3,
         "schedule": "linear",
         "augment": False,
     },
