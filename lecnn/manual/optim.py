@@ -155,7 +155,14 @@ class SDLM(Optimizer):
         self.mu = float(mu)
 
     def set_hessian(self, hessian: Tensors) -> None:
-        self.state = {k: {"h": h.clone(), "scale": 1.0 / (self.mu + h)} for k, h in hessian.items()}
+        fresh = {k: {"h": h.clone(), "scale": 1.0 / (self.mu + h)} for k, h in hessian.items()}
+        if self.state.keys() == fresh.keys():
+            # in place: a compiled or captured update keeps reading the same tensors
+            for k, new in fresh.items():
+                for name, t in new.items():
+                    self.state[k][name].copy_(t)
+        else:
+            self.state = fresh
 
     def start_pass(self, curvature: Callable[[], Tensors], fresh: bool) -> None:
         """Re-estimate h_kk at the start of each pass (and when resumed without it)."""
