@@ -179,6 +179,10 @@ class Trainer:
         """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
         self._stop = True
 
+    def _anyone(self, want: bool | None) -> bool:
+        """Whether any rank wants to stop (Ctrl-C reaches the ranks at different updates)."""
+        return total(float(bool(want)), device=self.device)[0] > 0
+
     def _per_call(self, batch: int) -> int:
         """Updates the next call takes: the compiled update's chunk where a whole one fits before
         the pass ends (a shorter last batch or remainder goes eagerly), else 1."""
@@ -291,7 +295,9 @@ class Trainer:
                             refresh=False,
                         )
                         since_check = 0
-                    if stop or self._stop:
+                    if self.group is not None:  # stop together, at a check, or ranks would hang
+                        stop = since_check == 0 and self._anyone(stop or self._stop)
+                    if stop or self._stop and self.group is None:
                         self._check_finite(loss, weights=True)
                         curve.flush()
                         bar.update(since_check)
