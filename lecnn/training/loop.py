@@ -146,8 +146,7 @@ class Trainer:
         if self.group is not None:
             check_split(cfg.batch_size, n, self.group.world, cfg.compile)
             self.engine.distribute(self.group)
-            cfg.compile = "off"  # compiled updates are single-process
-        self.compiled = use_compiled(
+        self.compiled = self.group is None and use_compiled(  # compiled updates: one process
             cfg.compile, self.device, cfg.batch_size, self.batches * cfg.epochs
         )
         self.update = None
