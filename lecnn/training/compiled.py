@@ -86,8 +86,12 @@ class CompiledUpdate:
             # one example per update: oneDNN's convolution costs about 60 µs a call at that
             # size, PyTorch's own im2col kernels about 15 µs (lecun1989's compiled autograd
             # update: 411 → 154 µs); batches keep oneDNN
-            with torch.backends.mkldnn.flags(enabled=False):
+            onednn = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False  # (its flags() context also resets TF32)
+            try:
                 losses, outs = self._cpu(xs, ts, lr_t, steps)
+            finally:
+                torch.backends.mkldnn.enabled = onednn
         else:
             losses, outs = self._cpu(xs, ts, lr_t, steps)
         opt.steps += self.per_call
