@@ -135,6 +135,16 @@ def test_affine_parameters_stay_in_range(monkeypatch):
     assert t.abs().max() <= 0.2 + 1e-12 and t.abs().max() > 0.19
     assert det.min() >= 0.81 - 1e-9 and det.max() <= 1.21 + 1e-9
     assert len(torch.unique(angle)) == len(angle)  # each image its own map
+    # undo the rotation: what is left is shear · scale = [[sx, sh·sy], [0, sy]]
+    c, s = torch.cos(-angle * math.pi / 180), torch.sin(-angle * math.pi / 180)
+    unrotate = torch.stack([torch.stack([c, -s], 1), torch.stack([s, c], 1)], 1)
+    b = unrotate @ a
+    assert b[:, 1, 0].abs().max() < 1e-9
+    sx, sy, sh = b[:, 0, 0], b[:, 1, 1], b[:, 0, 1] / b[:, 1, 1]
+    for scale in (sx, sy):
+        assert scale.min() >= 0.9 - 1e-9 and scale.max() <= 1.1 + 1e-9
+        assert scale.min() < 0.91 and scale.max() > 1.09
+    assert sh.abs().max() <= 0.15 + 1e-9 and sh.min() < -0.14 and sh.max() > 0.14
 
 
 # -- the papers' connection tables -----------------------------------------------------------
