@@ -1,0 +1,73 @@
+"""Edges of lecnn/training that mutation testing found unguarded: what a resume may change, the
+engines' modes and reloaded parameters, and a checkpoint of another version."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lecnn.errors import LecnnError
+from lecnn.models import get_spec
+from lecnn.training.checkpoint import FORMAT, load_checkpoint
+from lecnn.training.config import TrainConfig
+from lecnn.training.engine import make_engine
+from lecnn.training.resume import resumed_config
+
+CPU = torch.device("cpu")
+
+
+def _saved(tmp_path, epochs_done: int = 3) -> tuple[TrainConfig, dict]:
+    saved = TrainConfig(model="lecun1989", epochs=5, logdir=str(tmp_path / "run")).resolved()
+    return saved, {"progress": {"epoch": epochs_done}}
+
+
+def test_resume_takes_the_same_number_of_passes_and_its_own_folder(tmp_path):
+    saved, ckpt = _saved(tmp_path)
+    # --epochs equal to the passes done is allowed (nothing left to train, not an error)
+    assert resumed_config(saved, TrainConfig(epochs=3), ckpt).epochs == 3
+    with pytest.raises(LecnnError, match="already done 3 passes"):
+        resumed_config(saved, TrainConfig(epochs=2), ckpt)
+    # the run's own folder given again is accepted; another is refused
+    same = TrainConfig(logdir=str(tmp_path / "run" / ".." / "run"))
+    assert resumed_config(saved, same, ckpt).logdir == saved.logdir
+    with pytest.raises(LecnnError, match="stays in its own folder"):
+        resumed_config(saved, TrainConfig(logdir=str(tmp_path / "other")), ckpt)
+
+
+def test_resume_relocates_data_device_and_compile(tmp_path):
+    saved, ckpt = _saved(tmp_path)
+    moved = resumed_config(
+        saved, TrainConfig(data_dir="/elsewhere", device="cpu", compile="off"), ckpt
+    )
+    assert (moved.data_dir, moved.device, moved.compile) == ("/elsewhere", "cpu", "off")
+    assert moved.model == saved.model and moved.lr == saved.lr
+
+
+def test_manual_engine_modes_switch_dropout():
+    engine = make_engine(get_spec("lecun1989-modern"), "manual", seed=0, device=CPU)
+    x = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    engine.train(True)
+    assert not torch.equal(engine.net.forward(x), engine.net.forward(x))  # fresh masks
+    engine.train(False)
+    assert torch.equal(engine.net.forward(x), engine.net.forward(x))
+    engine.train()  # the default is training
+    assert not torch.equal(engine.net.forward(x), engine.net.forward(x))
+
+
+def test_manual_engine_steps_the_loaded_weights():
+    spec = get_spec("lecun1989")
+    engine = make_engine(spec, "manual", seed=0, device=CPU)
+    other = make_engine(spec, "manual", seed=1, device=CPU)
+    engine.load_state_dict(other.state_dict())
+    params = engine.params()
+    assert params is not None and set(params) == set(engine.net.named_params())
+    for k, p in params.items():
+        assert p is engine.net.named_params()[k]  # the optimizer updates what the net computes with
+        assert torch.equal(p, other.state_dict()[k])
+
+
+def test_a_checkpoint_of_another_version_names_it(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": FORMAT, "version": 99}, path)
+    with pytest.raises(LecnnError, match=r"checkpoint version 99 is not supported"):
+        load_checkpoint(path)
