@@ -71,3 +71,14 @@ def test_a_checkpoint_of_another_version_names_it(tmp_path):
     torch.save({"format": FORMAT, "version": 99}, path)
     with pytest.raises(LecnnError, match=r"checkpoint version 99 is not supported"):
         load_checkpoint(path)
+
+
+def test_the_data_seed_picks_the_1989_sized_set(mnist):
+    """``data_seed`` decides which 7,291 digits form the 1989 training set (so two seeds differ,
+    and the same seed gives the same set)."""
+    a = TrainConfig(model="lecun1989").prepare(mnist, CPU)
+    b = TrainConfig(model="lecun1989", data_seed=1).prepare(mnist, CPU)
+    again = TrainConfig(model="lecun1989").prepare(mnist, CPU)
+    assert len(a.train) == len(b.train) == 7291
+    assert torch.equal(a.train.x, again.train.x)
+    assert not torch.equal(a.train.y, b.train.y)
