@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lecnn.cli import common
 from lecnn.models import IMPLS
+from lecnn.training.config import COMPILE_CHOICES
 
 
 def add_parsers(sub) -> None:
@@ -39,7 +40,7 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--compile",
         default="auto",
-        choices=["auto", "on", "off"],
+        choices=list(COMPILE_CHOICES),
         help="each update as one compiled program (see lecnn train --help); auto: where it pays",
     )
     p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
@@ -59,6 +60,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.repro.report import write_report
     from lecnn.repro.run import run_one
     from lecnn.training.distributed import gather_objects, join, launched
+    from lecnn.training.resume import first_line
 
     variant = "distort" if args.distort else args.variant
     if args.distort and args.paper != "lenet5":
@@ -97,7 +99,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
             if group is None:
                 raise
             # one run's failure is reported; the other runs go on and are kept
-            failed.append(f"{impl} seed {seed} on rank {group.rank}: {str(e).splitlines()[0]}")
+            failed.append(f"{impl} seed {seed} on rank {group.rank}: {first_line(e)}")
             print(f"{args.paper}/{variant} {impl} seed {seed} FAILED on rank {group.rank}: {e}")
             continue
         print(
