@@ -43,10 +43,9 @@ def evaluate(engine: Engine, split: Split, batch_size: int = 2000, group=None) -
         preds.append(engine.predict(out))
     engine.train(True)
     predicted = torch.cat(preds) if preds else split.y[:0]
-    if group is not None:
-        total = torch.tensor(
-            distributed.total(total, device=split.x.device)[0], dtype=torch.float64
-        )
+    loss_sum = float(total)
+    if group is not None:  # the shards' sums and predictions, on every rank
+        loss_sum = distributed.total(total, device=split.x.device)[0]
         predicted = distributed.gather(predicted, len(split), group)
     misses = int((predicted != split.y).sum())
-    return Evaluation(float(total) / len(split), misses / len(split), misses, predicted)
+    return Evaluation(loss_sum / len(split), misses / len(split), misses, predicted)
