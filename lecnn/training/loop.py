@@ -262,7 +262,7 @@ class Trainer:
                         opt.lr = lrs[0]
                         loss, out = engine.train_step(x, t)
                         opt.step(engine.params(), engine.grads())
-                        losses = loss[None]
+                        losses = (loss,)  # no tensor op on the per-example hot path
                         loss_sum += loss * len(y)
                     else:
                         losses, outs = self.update(
