@@ -202,7 +202,14 @@ def test_cli_nan_message_and_exit(mnist_dir, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model", "alexnet"], "invalid choice: 'alexnet'"),
+        (["--model", "alexnet"], "unknown model 'alexnet'"),
+        (["--model", "lenet5:init=big"], "lenet5 option init='big': choose sqrt or printed"),
+        (["--model", "lenet5:depth=3"], "lenet5 has no option 'depth'"),
+        (["--model", "lenet5:init"], "write options as lenet5:KEY=VALUE"),
+        (["--model", "mlp:init=printed"], "model 'mlp' takes no options"),
+        (["--optimizer", "sdlm:mu=0"], "μ > 0 and samples ≥ 1"),
+        (["--optimizer", "sdlm:samples=many"], "samples takes a int, not 'many'"),
+        (["--optimizer", "adam:mu=0.1"], "adam has no option 'mu'"),
         (["--lr", "0"], "learning rate must be positive"),
         (["--lr", "-0.1"], "learning rate must be positive"),
         (["--epochs", "0"], "--epochs 0: must be at least 1"),

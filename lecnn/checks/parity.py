@@ -171,6 +171,12 @@ def layer_cases() -> list[LayerCase]:
         ),
         C("Subsampling", lambda: Subsampling(3), lambda m: lnn.Subsampling(3), (2, 3, 6, 8)),
         C("Subsampling/odd", lambda: Subsampling(2), lambda m: lnn.Subsampling(2), (1, 2, 7, 5)),
+        C(
+            "Subsampling/sum",
+            lambda: Subsampling(3, "sum", 0.3),
+            lambda m: lnn.Subsampling(3, "sum", 0.3),
+            (2, 3, 6, 8),
+        ),
         C("AvgPool2d", lambda: AvgPool2d(2), lambda m: tnn.AvgPool2d(2), (2, 3, 6, 6)),
         C(
             "AvgPool2d/3,stride2",

@@ -20,7 +20,12 @@ def add_parser(sub) -> None:
         description="Train a model on MNIST. Flags left out take the model's defaults "
         "(lecnn models lists them).",
     )
-    p.add_argument("--model", choices=list(MODELS), help="default: lenet5-modern, or the recipe's")
+    p.add_argument(
+        "--model",
+        metavar="MODEL",
+        help=f"{', '.join(MODELS)} (default: lenet5-modern, or the recipe's); lenet5 takes "
+        "options, e.g. lenet5:init=printed,subsampling=sum (lecnn models lists them)",
+    )
     p.add_argument(
         "--recipe",
         choices=list(RECIPES),
@@ -40,7 +45,11 @@ def add_parser(sub) -> None:
         "--batch-size", type=whole_number, help="examples per update (1 = per-example SGD)"
     )
     p.add_argument("--lr", type=number, help="learning rate α (finite, > 0)")
-    p.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    p.add_argument(
+        "--optimizer",
+        metavar="OPTIMIZER",
+        help=f"{', '.join(OPTIMIZERS)}; sdlm takes options: sdlm:mu=0.02,samples=500 (the paper's)",
+    )
     p.add_argument(
         "--schedule",
         help="constant, inverse[:TAU] (α/(1+t/τ)), linear, cosine (to 0 over the run), "

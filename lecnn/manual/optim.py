@@ -32,6 +32,9 @@ class Optimizer:
     number ``t`` (from 1); a compiled update (``lecnn.training.compiled``) calls ``update`` with
     both as tensors, so eager and compiled training run the same arithmetic code."""
 
+    #: examples ``start_pass``'s curvature is estimated on (0: the optimizer uses none)
+    samples = 0
+
     def __init__(self, lr: float) -> None:
         self.lr = float(lr)
         self.state: dict[str, dict[str, torch.Tensor]] = {}
@@ -147,12 +150,13 @@ class SDLM(Optimizer):
     takes its own step ``ε_k = η / (μ + h_kk)``, ``w_k ← w_k − ε_k ∂E/∂w_k``, where ``h_kk`` is a
     Gauss–Newton estimate of ``∂²E/∂w_k²`` (``lecnn.manual.hessian``) re-estimated on a few hundred
     examples before each pass and passed in with ``set_hessian``; μ keeps steps bounded where the
-    curvature is small. η is the schedule's rate (``lr``).
+    curvature is small. η is the schedule's rate (``lr``). The paper: μ = 0.02, 500 ``samples``.
     """
 
-    def __init__(self, lr: float, mu: float = 0.02) -> None:
+    def __init__(self, lr: float, mu: float = 0.02, samples: int = 500) -> None:
         super().__init__(lr)
         self.mu = float(mu)
+        self.samples = int(samples)
 
     def set_hessian(self, hessian: Tensors) -> None:
         fresh = {k: {"h": h.clone(), "scale": 1.0 / (self.mu + h)} for k, h in hessian.items()}

@@ -78,29 +78,35 @@ class AvgPool2d(Pool):
 
 
 class Subsampling(Layer):
-    """LeNet's subsampling layer: the 2×2 average of each map, times a trainable coefficient, plus a
-    trainable bias, one of each per map (LeCun et al. 1998, layer S2).
+    """LeNet's subsampling layer: the 2×2 average (or sum) of each map, times a trainable
+    coefficient, plus a trainable bias, one of each per map (LeCun et al. 1998, layer S2: "the four
+    inputs to a unit in S2 are added, then multiplied by a trainable coefficient").
 
-    Forward  ``y_{c,p,q} = w_c · m_{c,p,q} + b_c``, ``m_{c,p,q} = ¼ Σ_{k,l∈{0,1}} x_{c,2p+k,2q+l}``
+    Forward  ``y_{c,p,q} = w_c · m_{c,p,q} + b_c``, ``m_{c,p,q} = s Σ_{k,l∈{0,1}} x_{c,2p+k,2q+l}``,
+             ``s = ¼`` (``mode="mean"``) or 1 (``mode="sum"``, the paper's)
     Backward ``∂L/∂w_c = Σ dy_{c,p,q} m_{c,p,q}``, ``∂L/∂b_c = Σ dy_{c,p,q}``,
-             ``dx_{c,2p+k,2q+l} = ¼ w_c dy_{c,p,q}``
+             ``dx_{c,2p+k,2q+l} = s w_c dy_{c,p,q}``
     Shapes: N×C×H×W → N×C×⌊H/2⌋×⌊W/2⌋; ``weight`` C, ``bias`` C.
-    Curvature ``∂²E/∂w_c² ≈ Σ d2y m²``, ``∂²E/∂b_c² ≈ Σ d2y``, ``d2x = (w_c/4)² d2y`` per input
-    Initialised to w = 1, b = 0 (a plain average); models re-initialise as their paper says.
+    Curvature ``∂²E/∂w_c² ≈ Σ d2y m²``, ``∂²E/∂b_c² ≈ Σ d2y``, ``d2x = (s w_c)² d2y`` per input
+    Initialised to w = ``coefficient``, b = 0.
     """
 
     kind = "subsampling"
     saved = ("m",)
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, mode: str = "mean", coefficient: float = 1.0) -> None:
         super().__init__()
-        self.params["weight"] = torch.ones(channels)
+        if mode not in ("mean", "sum"):
+            raise ValueError(f"subsampling mode {mode!r}: choose mean or sum")
+        self.mode = mode
+        self.s = 1.0 if mode == "sum" else 0.25  # the sum's share each input gets
+        self.params["weight"] = torch.full((channels,), float(coefficient))
         self.params["bias"] = torch.zeros(channels)
         self.pool = AvgPool2d(2)
         self.zero_grad()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.m = self.pool.forward(x)
+        self.m = self.pool.forward(x) * (4 * self.s)
         w, b = self.params["weight"], self.params["bias"]
         return self.m * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
 
@@ -109,13 +115,14 @@ class Subsampling(Layer):
         self.grads["bias"] = dy.sum((0, 2, 3))
         if not self.needs_input_grad:
             return None
-        return self.pool.backward(dy * self.params["weight"].view(1, -1, 1, 1))
+        # the average's backward gives each input ¼ of its unit's dy; the sum's gives all of it
+        return self.pool.backward(dy * self.params["weight"].view(1, -1, 1, 1)) * (4 * self.s)
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
         w = self.params["weight"].view(1, -1, 1, 1)
         self.hess = {"weight": (d2y * self.m * self.m).sum((0, 2, 3)), "bias": d2y.sum((0, 2, 3))}
-        # each input feeds one unit with slope w/4
-        return self.pool.backward(d2y * w * w) / 4
+        # each input feeds one unit with slope s·w: (s·w)² d2y, the pool's backward gives ¼ of it
+        return self.pool.backward(d2y * w * w) * (4 * self.s * self.s)
 
     def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
         return Counts(y.numel(), 2 * self.params["weight"].numel(), y.numel() * 5)  # 4 in + bias

@@ -4,13 +4,16 @@ autograd one loads its state dict, so both start from the same weights for the s
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.errors import LecnnError
 from lecnn.manual.base import Counts
-from lecnn.models.spec import MODELS, ModelSpec
+from lecnn.models.spec import MODELS, WITH_OPTIONS, ModelSpec
+from lecnn.options import call, canonical, split
 
 IMPLS = ("autograd", "manual")
 INPUT_SIZE = {"mnist28": 28, "lenet32": 32, "zip16": 16}
@@ -21,8 +24,15 @@ AUTOGRAD = lnn.TWINS
 
 
 def get_spec(name: str | ModelSpec) -> ModelSpec:
+    """The spec named ``name``, or built with options: ``lenet5:init=printed,subsampling=sum``."""
     if isinstance(name, ModelSpec):
         return name
+    base, options = split(name)
+    if options and base in WITH_OPTIONS:
+        return call(partial(WITH_OPTIONS[base], name=canonical(name)), name)
+    if options:
+        takes = ", ".join(WITH_OPTIONS)
+        raise LecnnError(f"model {base!r} takes no options (models with options: {takes})")
     if name not in MODELS:
         raise LecnnError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name]
@@ -40,13 +50,14 @@ def initialize(net: M.Sequential, scheme: str) -> None:
     - ``torch``: keep the ``torch.nn`` defaults the layers were built with.
     - ``lecun1989``: weights U(±2.4/√F), F the unit's fan-in, biases 0 (as the 1989 reproduction).
     - ``lenet5``: the same. The 1998 paper prints U(±2.4/F), but taken literally that shrinks the
-      weighted sums layer after layer (about 10⁻³ at C5) and leaves the sigmoids' operating range
-      the paper says it aims for; with √F the sums stay in that range, so √F is used (a departure
-      the reproduction report states).
+      weighted sums layer after layer (about 10⁻³ at C5, with averaging subsampling) and leaves the
+      sigmoids' operating range the paper says it aims for; with √F the sums stay in that range,
+      so √F is used (a departure the reproduction report states).
+    - ``lenet5-printed``: the printed U(±2.4/F) (``--model lenet5:init=printed``).
     """
     if scheme == "torch":
         return
-    if scheme not in ("lecun1989", "lenet5"):
+    if scheme not in ("lecun1989", "lenet5", "lenet5-printed"):
         raise ValueError(f"unknown init scheme {scheme!r}")
     for layer in net.layers:
         if isinstance(layer, (M.Linear, M.Conv2d)):
@@ -55,7 +66,7 @@ def initialize(net: M.Sequential, scheme: str) -> None:
                 fan_in = layer.fan_in().to(w).view(-1, 1, 1, 1)
             else:
                 fan_in = torch.full((w.shape[0], 1), float(w.shape[1]), dtype=w.dtype)
-            bound = 2.4 / fan_in.sqrt()
+            bound = 2.4 / (fan_in if scheme == "lenet5-printed" else fan_in.sqrt())
             w.copy_((torch.rand_like(w) * 2 - 1) * bound)
             if isinstance(layer, M.Conv2d):
                 w.mul_(layer.mask)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lecnn.models.tables import LENET5_C3, ZIP_H2, rbf_prototypes
+from lecnn.errors import LecnnError
+from lecnn.models.tables import LENET5_C3, ZIP_H2, random_prototypes, rbf_prototypes
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class TrainDefaults:
 InputForm = Literal["mnist28", "lenet32", "zip16"]  # lecnn.data.prepare's forms
 LossName = Literal["mse", "mse-sum", "cross-entropy", "rbf"]
 TargetKind = Literal["index", "onehot01", "pm1"]  # class index, 0/1 one-hot, ±1 one-hot
-InitScheme = Literal["torch", "lecun1989", "lenet5"]
+InitScheme = Literal["torch", "lecun1989", "lenet5", "lenet5-printed"]
 
 
 @dataclass(frozen=True)
@@ -169,16 +170,33 @@ def _lecun1989_modern() -> ModelSpec:
     )
 
 
-def _lenet5() -> ModelSpec:
+def lenet5_spec(
+    init: str = "sqrt",
+    subsampling: str = "mean",
+    coefficient: float = 1.0,
+    prototypes: str = "bitmaps",
+    name: str = "lenet5",
+) -> ModelSpec:
+    """LeNet-5, with the choices the paper leaves open or that lecnn departs on as options
+    (``--model lenet5:init=printed,subsampling=sum``): ``init`` U(±2.4/√F) ("sqrt") or the printed
+    U(±2.4/F) ("printed"); S2/S4 ``subsampling`` "mean" or "sum" of their four inputs and the
+    ``coefficient`` they start from; RBF ``prototypes`` lecnn's 7×12 "bitmaps" or "random" ±1."""
+    choices = {"init": ("sqrt", "printed"), "subsampling": ("mean", "sum"),
+               "prototypes": ("bitmaps", "random")}  # fmt: skip
+    for key, value in (("init", init), ("subsampling", subsampling), ("prototypes", prototypes)):
+        if value not in choices[key]:
+            raise LecnnError(f"lenet5 option {key}={value!r}: choose {' or '.join(choices[key])}")
+    sub = {"mode": subsampling, "coefficient": coefficient}
+    protos = rbf_prototypes() if prototypes == "bitmaps" else random_prototypes()
     return ModelSpec(
-        name="lenet5",
+        name=name,
         description="LeNet-5 (LeCun et al. 1998): 32x32 input, C1 6@28x28, S2, C3 16@10x10 "
         "(Table I), S4, C5 120, F6 84, scaled tanh, Euclidean RBF output",
         input="lenet32",
         layers=(
             L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}, "C1"),
             L("scaled_tanh"),
-            L("subsampling", {"channels": 6}, "S2"),
+            L("subsampling", {"channels": 6, **sub}, "S2"),
             L("scaled_tanh"),
             L(
                 "conv",
@@ -191,18 +209,18 @@ def _lenet5() -> ModelSpec:
                 "C3",
             ),
             L("scaled_tanh"),
-            L("subsampling", {"channels": 16}, "S4"),
+            L("subsampling", {"channels": 16, **sub}, "S4"),
             L("scaled_tanh"),
             L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
             L("scaled_tanh"),
             L("flatten"),
             L("linear", {"in_features": 120, "out_features": 84}, "F6"),
             L("scaled_tanh"),
-            L("rbf", {"prototypes": rbf_prototypes()}, "output"),
+            L("rbf", {"prototypes": protos}, "output"),
         ),
         loss="rbf",
         target="index",
-        init="lenet5",
+        init="lenet5" if init == "sqrt" else "lenet5-printed",
         defaults=TrainDefaults("sgd", lr=0.005, batch_size=16, epochs=10, schedule="cosine"),
         predict_min=True,
     )
@@ -249,7 +267,10 @@ MODELS: dict[str, ModelSpec] = {
         ),
         _lecun1989(),
         _lecun1989_modern(),
-        _lenet5(),
+        lenet5_spec(),
         _lenet5_modern(),
     )
 }
+
+#: models that take options (``name:key=value,...``): the function that builds each
+WITH_OPTIONS = {"lenet5": lenet5_spec}

@@ -68,3 +68,10 @@ def rbf_prototypes() -> torch.Tensor:
             assert len(cells) == 7
             protos[d, r] = torch.tensor([1.0 if c == "#" else -1.0 for c in cells])
     return protos.view(10, 84)
+
+
+def random_prototypes(seed: int = 0) -> torch.Tensor:
+    """10×84 random ±1 prototypes (the paper's choice for the characters it drew no bitmap for),
+    the same for every run: drawn from their own generator."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (10, 84), generator=g).float() * 2 - 1

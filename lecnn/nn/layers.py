@@ -93,17 +93,19 @@ class Conv2d(ConvGeometry, Twin):
 
 
 class Subsampling(Twin):
-    """LeNet's 2×2 average × trainable coefficient + trainable bias, per map."""
+    """LeNet's 2×2 average (``mode="mean"``) or sum (``"sum"``) × trainable coefficient +
+    trainable bias, per map."""
 
     kind = "subsampling"
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, mode: str = "mean", coefficient: float = 1.0) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
+        self.scale = 4.0 if mode == "sum" else 1.0
+        self.weight = nn.Parameter(torch.full((channels,), float(coefficient)))
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = F.avg_pool2d(x, 2)
+        m = F.avg_pool2d(x, 2) * self.scale
         return m * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 

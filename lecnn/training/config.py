@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from typing import Any
 
 import torch
@@ -12,13 +13,22 @@ from lecnn import manual as M
 from lecnn.data import Digits, Prepared, prepare
 from lecnn.errors import LecnnError
 from lecnn.models import get_spec
+from lecnn.options import call, split
 
-#: optimizer name → its construction from the rate and weight decay (``--optimizer`` choices)
+
+def _sdlm(lr: float, wd: float, mu: float = 0.02, samples: int = 500) -> M.SDLM:
+    if not (mu > 0 and math.isfinite(mu)) or samples < 1:
+        raise LecnnError(f"--optimizer sdlm:mu={mu},samples={samples}: μ > 0 and samples ≥ 1")
+    return M.SDLM(lr, mu=mu, samples=samples)
+
+
+#: optimizer name → its construction from the rate and weight decay (``--optimizer`` choices);
+#: keyword arguments with defaults are its options (``--optimizer sdlm:mu=0.1,samples=1000``)
 OPTIMIZERS = {
     "sgd": lambda lr, wd: M.SGD(lr, weight_decay=wd),
     "momentum": lambda lr, wd: M.SGD(lr, momentum=0.9, weight_decay=wd),
     "adam": lambda lr, wd: M.Adam(lr, weight_decay=wd, decoupled=True),
-    "sdlm": lambda lr, wd: M.SDLM(lr),
+    "sdlm": _sdlm,
 }
 #: named training recipes: a model and the settings that replace its defaults (``--recipe``);
 #: flags given on the command line still win. "fast": the least training time to 99% on MNIST
@@ -109,8 +119,8 @@ class TrainConfig:
             raise LecnnError(f"--batch-size {self.batch_size}: must be at least 1")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise LecnnError(f"--lr {self.lr}: the learning rate must be positive and finite")
-        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
-            raise LecnnError(f"--optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
+        if self.optimizer is not None:
+            make_optimizer(self)
         if self.weight_decay is not None and not (
             self.weight_decay >= 0 and math.isfinite(self.weight_decay)
         ):
@@ -154,10 +164,13 @@ class TrainConfig:
 
 
 def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
-    """The run's optimizer; an unknown name is refused, never replaced by a default."""
-    if config.optimizer not in OPTIMIZERS:
+    """The run's optimizer, with its options (``sdlm:mu=0.1``); an unknown name is refused, never
+    replaced by a default."""
+    name = split(config.optimizer or "")[0]
+    if name not in OPTIMIZERS:
         raise LecnnError(f"--optimizer {config.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[config.optimizer](config.lr, config.weight_decay or 0.0)
+    make = partial(OPTIMIZERS[name], config.lr or 1.0, config.weight_decay or 0.0)
+    return call(make, config.optimizer)
 
 
 def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):

@@ -39,11 +39,12 @@ from lecnn.training.state import Diverged, Progress, RunState
 __all__ = ["Diverged", "Trainer", "load_data", "train"]
 
 CHECK_EVERY = 100  # updates between host syncs (finite-loss check, progress bar)
-HESSIAN_SAMPLES = 500  # examples SDLM re-estimates its curvature on before each pass (the paper's)
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    return timestamped_run_dir(f"{config.model}-{config.impl}")
+    # options (lenet5:init=printed,subsampling=sum) as lenet5_init-printed_subsampling-sum
+    model = config.model.replace(":", "_").replace(",", "_").replace("=", "-")
+    return timestamped_run_dir(f"{model}-{config.impl}")
 
 
 def load_data(config: TrainConfig, device: torch.device, dtype: torch.dtype) -> Prepared:
@@ -235,7 +236,7 @@ class Trainer:
                 # this pass's examples gathered once, in order; each batch is then a view
                 xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
                 opt.start_pass(  # SDLM re-estimates its curvature here
-                    partial(engine.curvature, xs[:HESSIAN_SAMPLES], ts[:HESSIAN_SAMPLES]),
+                    partial(engine.curvature, xs[: opt.samples], ts[: opt.samples]),
                     fresh=p.batch == 0,
                 )
                 bs = cfg.batch_size
