@@ -25,15 +25,21 @@ def split(text: str) -> tuple[str, dict[str, str]]:
 
 
 def call(factory: Callable[..., Any], text: str) -> Any:
-    """``factory(**options)`` for the options in ``text``; an unknown option or a value of the
-    wrong type is a one-line error naming the choices."""
+    """``factory(**options)`` for the options in ``text``."""
+    return factory(**parse(factory, text))
+
+
+def parse(factory: Callable[..., Any], text: str) -> dict[str, Any]:
+    """The options in ``text`` as ``factory``'s keyword arguments: its arguments with a number or
+    a string as default; an unknown option or a value of the wrong type is a one-line error
+    naming the choices."""
     name, given = split(text)
     signature = inspect.signature(factory)
     bound = getattr(factory, "keywords", {})  # set by a functools.partial: not the user's
     known = {
         k: p.default
         for k, p in signature.parameters.items()
-        if p.default is not inspect.Parameter.empty and k not in bound
+        if isinstance(p.default, (int, float, str)) and k not in bound
     }
     kwargs: dict[str, Any] = {}
     for key, value in given.items():
@@ -45,7 +51,7 @@ def call(factory: Callable[..., Any], text: str) -> Any:
             kwargs[key] = kind(value)
         except ValueError:
             raise LecnnError(f"{text!r}: {key} takes a {kind.__name__}, not {value!r}") from None
-    return factory(**kwargs)
+    return kwargs
 
 
 def canonical(text: str) -> str:

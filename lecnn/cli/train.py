@@ -9,7 +9,6 @@ import sys
 from lecnn.cli.common import add_data_args, add_device_args, number, whole_number
 from lecnn.device import describe_device
 from lecnn.models import IMPLS, MODELS, count
-from lecnn.training.augment import AUGMENTATIONS
 from lecnn.training.config import COMPILE_CHOICES, DTYPES, OPTIMIZERS, RECIPES, TrainConfig
 
 
@@ -63,7 +62,11 @@ def add_parser(sub) -> None:
         help="random affine distortions on the device",
     )
     p.add_argument(
-        "--augment-kind", choices=list(AUGMENTATIONS), help="affine distortions or ±1-pixel shifts"
+        "--augment-kind",
+        metavar="KIND",
+        help="paper: the 1998 paper's distortions (shifts, scaling, squeezing, horizontal "
+        "shearing; options strength, translate, scale, squeeze, shear, e.g. paper:strength=0.5); "
+        "affine: stronger ones with rotation; shift1: ±1-pixel shifts",
     )
     p.add_argument("--order", choices=["shuffle", "fixed"], help="example order in each pass")
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))

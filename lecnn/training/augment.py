@@ -1,12 +1,18 @@
-"""Random affine distortions on the device, in the spirit of LeCun et al. 1998 (§III.C: planar
-affine transformations — translation, scaling, squeezing, shearing) — one grid_sample per batch."""
+"""Random distortions on the device, one ``grid_sample`` per batch: the paper's planar affine maps
+(LeCun et al. 1998, §III.C: translation, scaling, squeezing, horizontal shearing), a stronger
+affine kind with rotation, and the 1989 reproduction's ±1-pixel shifts."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
+
+from lecnn.errors import LecnnError
+from lecnn.options import parse, split
 
 
 def random_affine(
@@ -58,4 +64,65 @@ def random_shift(x: torch.Tensor, generator: torch.Generator | None = None) -> t
     return flat.gather(2, index.expand(n, x.shape[1], h, w).reshape(n, x.shape[1], -1)).view_as(x)
 
 
-AUGMENTATIONS = {"affine": random_affine, "shift1": random_shift}
+def paper_theta(
+    n: int,
+    size: int,
+    generator: torch.Generator | None = None,
+    *,
+    strength: float = 1.0,
+    translate: float = 2.0,
+    scale: float = 0.1,
+    squeeze: float = 0.1,
+    shear: float = 0.15,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """N×2×3 sampling maps (``grid_sample``'s output → input, normalised coordinates) made of the
+    paper's parts only, each drawn uniformly and scaled by ``strength``: a shift of ±``translate``
+    pixels along each axis, a scale 1 ± ``scale``, a squeeze 1 ± ``squeeze`` (x by (1 − q), y by
+    (1 + q): horizontal compression with vertical elongation, or the reverse), a horizontal shear
+    x += k·y with k ∈ ±``shear``. No rotation: y never depends on x."""
+
+    def uniform(half: float) -> torch.Tensor:
+        r = torch.rand(n, generator=generator, device=device, dtype=dtype)
+        return (2 * r - 1) * (half * strength)
+
+    s, q, k = 1 + uniform(scale), uniform(squeeze), uniform(shear)
+    tx, ty = uniform(translate) * (2 / size), uniform(translate) * (2 / size)
+    sx, sy = s * (1 - q), s * (1 + q)
+    zero = torch.zeros_like(s)
+    return torch.stack(
+        [torch.stack([sx, k * sy, tx], dim=1), torch.stack([zero, sy, ty], dim=1)], dim=1
+    )
+
+
+def paper_distortions(
+    x: torch.Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    strength: float = 1.0,
+    translate: float = 2.0,
+    scale: float = 0.1,
+    squeeze: float = 0.1,
+    shear: float = 0.15,
+) -> torch.Tensor:
+    """Distort each image of ``x`` (N×C×H×W, square) by its own map from ``paper_theta``; the
+    borders repeat the edge pixels (the background). ``--augment-kind paper:strength=0.5``."""
+    theta = paper_theta(
+        x.shape[0], x.shape[-1], generator, strength=strength, translate=translate, scale=scale,
+        squeeze=squeeze, shear=shear, device=x.device, dtype=x.dtype,
+    )  # fmt: skip
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+AUGMENTATIONS = {"paper": paper_distortions, "affine": random_affine, "shift1": random_shift}
+
+
+def augmentation(kind: str) -> Callable[..., torch.Tensor]:
+    """The augmentation ``kind`` names, with its options: ``paper:strength=0.5,shear=0.2``."""
+    name = split(kind)[0]
+    if name not in AUGMENTATIONS:
+        raise LecnnError(f"augment kind {kind!r}: choose {', '.join(AUGMENTATIONS)}")
+    fn = AUGMENTATIONS[name]
+    return partial(fn, **parse(fn, kind))

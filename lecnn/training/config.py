@@ -14,6 +14,7 @@ from lecnn.data import Digits, Prepared, prepare
 from lecnn.errors import LecnnError
 from lecnn.models import get_spec
 from lecnn.options import call, split
+from lecnn.training.augment import augmentation
 
 
 def _sdlm(lr: float, wd: float, mu: float = 0.02, samples: int = 500) -> M.SDLM:
@@ -71,7 +72,7 @@ class TrainConfig:
     log_every: int | None = None  # updates between step-level TensorBoard points (None: ~300)
     limit: int | None = None  # train on the first N training digits only
     order: str | None = None  # "shuffle" each pass, or "fixed" (the data's order, every pass)
-    augment_kind: str | None = None  # with augment: "affine" distortions or "shift1" (±1 pixel)
+    augment_kind: str | None = None  # with augment: "paper", "affine" or "shift1" (±1 pixel)
     data_seed: int = 1337  # which digits form the 1989-sized set
     input: str | None = None  # the data's form, when not the model's own (same image size)
     compile: str = "auto"  # the update as one compiled program: "on", "off", or where it pays
@@ -135,8 +136,8 @@ class TrainConfig:
             raise LecnnError(f"--limit {self.limit}: must be at least 1")
         if self.order not in (None, "shuffle", "fixed"):
             raise LecnnError(f"--order {self.order!r}: choose shuffle or fixed")
-        if self.augment_kind not in (None, "affine", "shift1"):
-            raise LecnnError(f"augment kind {self.augment_kind!r}: choose affine or shift1")
+        if self.augment_kind is not None:
+            augmentation(self.augment_kind)
         if self.compile not in COMPILE_CHOICES:
             raise LecnnError(f"--compile {self.compile!r}: choose {', '.join(COMPILE_CHOICES)}")
         if self.dtype not in DTYPES:

@@ -23,7 +23,7 @@ from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger, Silent, timestamped_run_dir
 from lecnn.manual.optim import Optimizer
 from lecnn.models import get_spec
-from lecnn.training.augment import AUGMENTATIONS
+from lecnn.training.augment import augmentation
 from lecnn.training.checkpoint import FILENAME, load_checkpoint
 from lecnn.training.compiled import PER_CALL, CompiledUpdate, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
@@ -143,7 +143,7 @@ class Trainer:
         self.log_every = log_every(cfg, self.batches)
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
-        self.augment = AUGMENTATIONS[cfg.augment_kind]
+        self.augment = augmentation(cfg.augment_kind)
         if self.group is not None:
             check_split(cfg.batch_size, n, self.group.world, cfg.compile)
             self.engine.distribute(self.group)
