@@ -207,6 +207,22 @@ def test_lenet32_set(mnist):
     assert torch.allclose(inner, mnist.train_images[:5].float(), atol=1e-3)
 
 
+def test_lenet28_set_is_the_16x16_digit_centred_in_28x28(mnist):
+    p = prepare(mnist, "lenet28")
+    x = p.test.x
+    assert x.shape == (10000, 1, 28, 28)
+    assert x.min().item() == pytest.approx(-0.1) and x.max().item() <= 1.175 + 1e-6
+    # a 6-pixel margin of background on every side; the 16×16 centre is the resized digit
+    background = torch.full_like(x[:, :, :6], -0.1)
+    for edge in (x[:, :, :6], x[:, :, -6:], x[:, :, :, :6].transpose(2, 3), x[:, :, :, -6:].mT):
+        assert torch.equal(edge, background)
+    centre = (x[:20, :, 6:22, 6:22] + 0.1) / 1.275
+    resized = torch.nn.functional.interpolate(
+        mnist.test_images[:20].float().unsqueeze(1) / 255, size=(16, 16), mode="bilinear"
+    )
+    assert torch.allclose(centre, resized.clamp(0, 1), atol=1e-5)
+
+
 def test_batches_cover_each_index_once_and_are_seeded():
     dev = torch.device("cpu")
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)

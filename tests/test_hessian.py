@@ -128,3 +128,28 @@ def test_each_layers_curvature_step_is_its_exact_squared_jacobian(case):
             j = jp[k].reshape(y.numel(), p.numel())
             exact = (j * j * d2y.reshape(-1, 1)).sum(0).view_as(p)
             assert torch.allclose(layer.hess[k], exact, rtol=1e-10, atol=1e-12), k
+
+
+@pytest.mark.parametrize("impl", ["manual", "autograd"])
+def test_sdlm_curvature_is_a_per_example_average_for_a_summed_loss_too(impl, mnist):
+    """lenet1 sums its squared error over the batch (as LeNet-1/4 were trained); SDLM's estimate is
+    still the average over the samples, so the same example twice gives the estimate of one, and
+    the evaluation's loss is the mean per example."""
+    from lecnn.data import prepare
+    from lecnn.models import get_spec
+    from lecnn.training.engine import encode_targets, make_engine
+    from lecnn.training.evaluate import evaluate
+
+    spec = get_spec("lenet1")
+    assert spec.loss == "mse-sum"
+    engine = make_engine(spec, impl, seed=0, device=torch.device("cpu"), dtype=D)
+    data = prepare(mnist, "lenet28", "cpu", dtype=D)
+    x, y = data.test.x[:6], data.test.y[:6]
+    t = encode_targets(y, spec.target, D)
+    one = engine.curvature(x[:1], t[:1])
+    twice = engine.curvature(x[:1].repeat(2, 1, 1, 1), t[:1].repeat(2, 1))
+    for k in one:
+        assert torch.allclose(twice[k], one[k], rtol=1e-12), k
+    ev = evaluate(engine, data.test.head(6), batch_size=4)
+    per_example = [float(((engine.outputs(x[i : i + 1]) - t[i]) ** 2).sum()) for i in range(6)]
+    assert ev.loss == pytest.approx(sum(per_example) / 6, rel=1e-12)

@@ -8,6 +8,7 @@ import torch
 from lecnn.errors import LecnnError
 from lecnn.models import LENET5_C3, MODELS, ZIP_H2, build, count, get_spec, rbf_prototypes
 from lecnn.models.build import INPUT_SIZE
+from lecnn.models.tables import LENET1_C3, LENET4_C3
 
 
 def test_lecun1989_matches_the_paper():
@@ -19,6 +20,28 @@ def test_lenet5_matches_the_paper():
     c = count("lenet5")
     assert c.parameters == 60000
     assert c.connections == 340908  # the paper's figure, RBF layer included
+
+
+def test_lenet1_matches_the_papers_counts():
+    # LeCun et al. 1990: 98,442 connections and 2,578 independent parameters (4,635 units there,
+    # one more than counted here: the paper does not say what it counted as a unit)
+    c = count("lenet1")
+    assert (c.parameters, c.connections) == (2578, 98442)
+
+
+def test_lenet4_has_the_papers_connections_and_layout():
+    # LeCun et al. 1998: "about 260,000 connections"; its "about 17,000 free parameters" cannot
+    # hold with a 120-unit layer fully connected to 16 maps of 5×5 (48,120 weights alone)
+    c = count("lenet4")
+    assert abs(c.connections - 260_000) < 5_000 and c.parameters == 50698
+    net = build("lenet4", "autograd", seed=0)
+    x = torch.randn(1, 1, 32, 32)
+    shapes = []
+    for layer in net:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[0] == (4, 28, 28) and shapes[2] == (8, 14, 14) and shapes[4] == (16, 10, 10)
+    assert shapes[6] == (16, 5, 5) and shapes[9] == (120,) and shapes[-1] == (10,)
 
 
 def test_lenet5_trainable_tensors_are_60000_connected_weights():
@@ -33,6 +56,10 @@ def test_connection_tables():
     assert LENET5_C3.shape == (16, 6) and LENET5_C3.sum() == 60
     assert LENET5_C3.sum(1).tolist() == [3] * 6 + [4] * 9 + [6]
     assert ZIP_H2.shape == (12, 12) and ZIP_H2.sum(1).tolist() == [8] * 12
+    assert LENET1_C3.shape == (12, 4) and LENET1_C3.sum(1).tolist() == [1] * 4 + [2] * 8
+    assert LENET1_C3.sum(0).tolist() == [5, 5, 5, 5]  # every S2 map read by five C3 maps
+    assert LENET4_C3.shape == (16, 8) and LENET4_C3.sum(1).tolist() == [3] * 16
+    assert LENET4_C3.sum(0).tolist() == [6] * 8
 
 
 def test_rbf_prototypes_are_distinct_pm1_bitmaps():

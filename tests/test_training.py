@@ -62,7 +62,12 @@ def _losses(impl, data, tmp_path, **kw):
 
 @pytest.mark.parametrize(
     "model, kw",
-    [("lecun1989", {"limit": 300}), ("lenet5-modern", {"limit": 3200, "batch_size": 16})],
+    [
+        ("lecun1989", {"limit": 300}),
+        ("lenet5-modern", {"limit": 3200, "batch_size": 16}),
+        ("lenet1", {"limit": 300}),  # SDLM, per example, as the 1998 comparison
+        ("lenet4", {"limit": 300}),
+    ],
 )
 def test_manual_and_autograd_agree_step_by_step(model, kw, mnist_dir, tmp_path):
     cfg = TrainConfig(model=model, data_dir=str(mnist_dir))

@@ -177,6 +177,12 @@ def layer_cases() -> list[LayerCase]:
             lambda m: lnn.Subsampling(3, "sum", 0.3),
             (2, 3, 6, 8),
         ),
+        C(
+            "Subsampling/pairs",
+            lambda: Subsampling(2, "sum", 0.4, copies=2),
+            lambda m: lnn.Subsampling(2, "sum", 0.4, copies=2),
+            (2, 2, 6, 4),
+        ),
         C("AvgPool2d", lambda: AvgPool2d(2), lambda m: tnn.AvgPool2d(2), (2, 3, 6, 6)),
         C(
             "AvgPool2d/3,stride2",

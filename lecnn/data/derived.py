@@ -3,6 +3,8 @@
 - ``mnist28``: 1×28×28, standardized with the training set's mean 0.1307 and std 0.3081.
 - ``lenet32``: 1×32×32, the 28×28 digit centred in a 32×32 field, scaled as in LeCun et al. 1998
   (background −0.1, full ink 1.175).
+- ``lenet28``: 1×28×28, the digit resized to 16×16 and centred in a 28×28 field, scaled like
+  ``lenet32`` (LeNet-1's input in LeCun et al. 1998).
 - ``mnist16``: all of MNIST resized like ``zip16`` (for the 1989 net on the full set).
 - ``zip16``: the 1989-sized set: 7,291 training and 2,007 test digits drawn by a seeded permutation,
   resized to 16×16 by bilinear interpolation, values in [−1, 1].
@@ -72,6 +74,14 @@ def lenet32(images: torch.Tensor) -> torch.Tensor:
     return x * 1.275 - 0.1
 
 
+def lenet28(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×28×28 → float N×1×28×28: resized to 16×16 (bilinear), centred with a 6-pixel
+    margin, −0.1 background, 1.175 ink."""
+    x = F.interpolate(images.float().unsqueeze(1) / 255.0, size=(16, 16), mode="bilinear",
+                      align_corners=False).clamp_(0.0, 1.0)  # fmt: skip
+    return F.pad(x, (6, 6, 6, 6), value=0.0) * 1.275 - 0.1
+
+
 def zip16(images: torch.Tensor) -> torch.Tensor:
     """uint8 N×28×28 → float N×1×16×16 in [−1, 1], bilinear resize (as the 1989 reproduction)."""
     x = images.float().unsqueeze(1) / 127.5 - 1.0
@@ -79,7 +89,8 @@ def zip16(images: torch.Tensor) -> torch.Tensor:
 
 
 # each input form's conversion from uint8 N×28×28 digits
-TRANSFORMS = {"mnist28": standardize, "lenet32": lenet32, "zip16": zip16, "mnist16": zip16}
+TRANSFORMS = {"mnist28": standardize, "lenet32": lenet32, "lenet28": lenet28, "zip16": zip16,
+              "mnist16": zip16}  # fmt: skip
 INPUTS = tuple(TRANSFORMS)
 
 

@@ -222,6 +222,9 @@ class Loss:
     """A loss: ``forward(pred, target) -> scalar``, ``backward() -> dpred`` (∂Loss/∂pred) and
     ``curvature() -> ∂²Loss/∂pred²`` (the diagonal, g''-free part the curvature pass starts from)."""
 
+    #: True when the loss adds its examples up instead of averaging them
+    sums_examples = False
+
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

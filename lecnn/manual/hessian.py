@@ -19,11 +19,21 @@ from lecnn.manual.base import Loss, Sequential
 
 
 def diagonal_hessian(
-    net: Sequential, loss: Loss, x: torch.Tensor, target: torch.Tensor
+    net: Sequential,
+    loss: Loss,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    per_example: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Gauss–Newton estimates of ``∂²E/∂w²`` for every parameter of ``net`` on the batch
-    (x, target), keyed like ``net.named_params()``; with a loss averaged over the batch this is
-    the per-example average the paper uses."""
+    (x, target), keyed like ``net.named_params()``: of the loss as it is (summed or averaged over
+    the batch), or with ``per_example`` the per-example average SDLM uses (the paper's: "the
+    average over the samples") whichever way the loss reduces."""
     loss.forward(net.forward(x), target)
     net.backward_curvature(loss.curvature(), loss.backward())
-    return {f"{i}.{k}": layer.hess[k] for i, layer in enumerate(net.layers) for k in layer.params}
+    share = 1.0 / len(x) if per_example and loss.sums_examples else 1.0
+    return {
+        f"{i}.{k}": layer.hess[k] * share if share != 1.0 else layer.hess[k]
+        for i, layer in enumerate(net.layers)
+        for k in layer.params
+    }

@@ -22,6 +22,7 @@ class MSELoss(Loss):
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
         self.reduction = reduction
+        self.sums_examples = reduction == "sum"
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self.err = target - pred  # Err_k

@@ -80,35 +80,49 @@ class AvgPool2d(Pool):
 class Subsampling(Layer):
     """LeNet's subsampling layer: the 2×2 average (or sum) of each map, times a trainable
     coefficient, plus a trainable bias, one of each per map (LeCun et al. 1998, layer S2: "the four
-    inputs to a unit in S2 are added, then multiplied by a trainable coefficient").
+    inputs to a unit in S2 are added, then multiplied by a trainable coefficient"). With
+    ``copies`` = r each input map feeds r subsampling maps of their own (LeNet-4's S2: 8 maps
+    "connected in pairs" to 4).
 
-    Forward  ``y_{c,p,q} = w_c · m_{c,p,q} + b_c``, ``m_{c,p,q} = s Σ_{k,l∈{0,1}} x_{c,2p+k,2q+l}``,
+    Forward  ``y_{c,p,q} = w_c · m_{c,p,q} + b_c``, ``m_{c,p,q} = s Σ_{k,l∈{0,1}} x_{⌊c/r⌋,2p+k,2q+l}``,
              ``s = ¼`` (``mode="mean"``) or 1 (``mode="sum"``, the paper's)
     Backward ``∂L/∂w_c = Σ dy_{c,p,q} m_{c,p,q}``, ``∂L/∂b_c = Σ dy_{c,p,q}``,
-             ``dx_{c,2p+k,2q+l} = s w_c dy_{c,p,q}``
-    Shapes: N×C×H×W → N×C×⌊H/2⌋×⌊W/2⌋; ``weight`` C, ``bias`` C.
-    Curvature ``∂²E/∂w_c² ≈ Σ d2y m²``, ``∂²E/∂b_c² ≈ Σ d2y``, ``d2x = (s w_c)² d2y`` per input
+             ``dx_{i,2p+k,2q+l} = s Σ_{c: ⌊c/r⌋=i} w_c dy_{c,p,q}``
+    Shapes: N×C×H×W → N×(r·C)×⌊H/2⌋×⌊W/2⌋; ``weight`` r·C, ``bias`` r·C.
+    Curvature ``∂²E/∂w_c² ≈ Σ d2y m²``, ``∂²E/∂b_c² ≈ Σ d2y``,
+             ``d2x_i = Σ_{c: ⌊c/r⌋=i} (s w_c)² d2y_c`` per input
     Initialised to w = ``coefficient``, b = 0.
     """
 
     kind = "subsampling"
     saved = ("m",)
 
-    def __init__(self, channels: int, mode: str = "mean", coefficient: float = 1.0) -> None:
+    def __init__(
+        self, channels: int, mode: str = "mean", coefficient: float = 1.0, copies: int = 1
+    ) -> None:
         super().__init__()
         if mode not in ("mean", "sum"):
             raise ValueError(f"subsampling mode {mode!r}: choose mean or sum")
-        self.mode = mode
+        self.mode, self.copies = mode, int(copies)
         self.s = 1.0 if mode == "sum" else 0.25  # the sum's share each input gets
-        self.params["weight"] = torch.full((channels,), float(coefficient))
-        self.params["bias"] = torch.zeros(channels)
+        self.params["weight"] = torch.full((channels * self.copies,), float(coefficient))
+        self.params["bias"] = torch.zeros(channels * self.copies)
         self.pool = AvgPool2d(2)
         self.zero_grad()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.m = self.pool.forward(x) * (4 * self.s)
+        if self.copies > 1:
+            self.m = self.m.repeat_interleave(self.copies, dim=1)
         w, b = self.params["weight"], self.params["bias"]
         return self.m * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+
+    def _to_inputs(self, dm: torch.Tensor) -> torch.Tensor:
+        """Sum over each input map's copies, then spread each unit's share over its window."""
+        if self.copies > 1:
+            n, c, h, w = dm.shape
+            dm = dm.view(n, c // self.copies, self.copies, h, w).sum(2)
+        return self.pool.backward(dm)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
         self.grads["weight"] = (dy * self.m).sum((0, 2, 3))
@@ -116,13 +130,13 @@ class Subsampling(Layer):
         if not self.needs_input_grad:
             return None
         # the average's backward gives each input ¼ of its unit's dy; the sum's gives all of it
-        return self.pool.backward(dy * self.params["weight"].view(1, -1, 1, 1)) * (4 * self.s)
+        return self._to_inputs(dy * self.params["weight"].view(1, -1, 1, 1)) * (4 * self.s)
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
         w = self.params["weight"].view(1, -1, 1, 1)
         self.hess = {"weight": (d2y * self.m * self.m).sum((0, 2, 3)), "bias": d2y.sum((0, 2, 3))}
-        # each input feeds one unit with slope s·w: (s·w)² d2y, the pool's backward gives ¼ of it
-        return self.pool.backward(d2y * w * w) * (4 * self.s * self.s)
+        # each input feeds one unit per copy with slope s·w: (s·w)² d2y (the pool gives ¼ of it)
+        return self._to_inputs(d2y * w * w) * (4 * self.s * self.s)
 
     def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
         return Counts(y.numel(), 2 * self.params["weight"].numel(), y.numel() * 5)  # 4 in + bias

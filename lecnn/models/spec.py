@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lecnn.errors import LecnnError
-from lecnn.models.tables import LENET5_C3, ZIP_H2, random_prototypes, rbf_prototypes
+from lecnn.models.tables import (
+    LENET1_C3,
+    LENET4_C3,
+    LENET5_C3,
+    ZIP_H2,
+    random_prototypes,
+    rbf_prototypes,
+)
+
+#: LeCun et al. 1998's step schedule for SDLM (passes × η)
+LENET_STEPS = "steps:2x0.0005,3x0.0002,3x0.0001,4x0.00005,8x0.00001"
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class TrainDefaults:
     order: str = "shuffle"  # "shuffle" each pass, or "fixed"
 
 
-InputForm = Literal["mnist28", "lenet32", "zip16"]  # lecnn.data.prepare's forms
+InputForm = Literal["mnist28", "lenet32", "lenet28", "zip16"]  # lecnn.data.prepare's forms
 LossName = Literal["mse", "mse-sum", "cross-entropy", "rbf"]
 TargetKind = Literal["index", "onehot01", "pm1"]  # class index, 0/1 one-hot, ±1 one-hot
 InitScheme = Literal["torch", "lecun1989", "lenet5", "lenet5-printed"]
@@ -52,6 +62,11 @@ class ModelSpec:
     defaults: TrainDefaults
     #: outputs where the smallest value is the prediction (RBF penalties) rather than the largest
     predict_min: bool = False
+
+    def loss_total(self, loss, n: int):
+        """The loss summed over the ``n`` examples it was computed on (a tensor or a number):
+        ``loss`` itself for a summed loss, ``n`` times it for an averaged one."""
+        return loss if self.loss == "mse-sum" else loss * n
 
     def display_name(self, param: str) -> str:
         """A state-dict key with the layer's paper name for its index: ``0.weight`` → ``C1.weight``
@@ -226,6 +241,71 @@ def lenet5_spec(
     )
 
 
+def _lenet1() -> ModelSpec:
+    conv = {"kernel_size": 5}
+    return ModelSpec(
+        name="lenet1",
+        description="LeNet-1 (LeCun et al. 1990/1998): 16x16 digit in a 28x28 field, C1 4@24x24, "
+        "S2, C3 12@8x8 (20 connections), S4 12@4x4, 10 scaled-tanh outputs, targets ±1, summed squared error",
+        input="lenet28",
+        layers=(
+            L("conv", {"in_channels": 1, "out_channels": 4, **conv}, "C1"),
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 4}, "S2"),
+            L("scaled_tanh"),
+            L(
+                "conv",
+                {"in_channels": 4, "out_channels": 12, "connection_table": LENET1_C3, **conv},
+                "C3",
+            ),  # fmt: skip
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 12}, "S4"),
+            L("scaled_tanh"),
+            L("flatten"),
+            L("linear", {"in_features": 192, "out_features": 10}, "output"),
+            L("scaled_tanh"),
+        ),
+        loss="mse-sum",
+        target="pm1",
+        init="lenet5",
+        defaults=TrainDefaults("sdlm", lr=0.0005, batch_size=1, epochs=20, schedule=LENET_STEPS),
+    )
+
+
+def _lenet4() -> ModelSpec:
+    conv = {"kernel_size": 5}
+    return ModelSpec(
+        name="lenet4",
+        description="LeNet-4 (LeCun et al. 1998): 32x32 input, C1 4@28x28, S2 8@14x14 (two per C1 "
+        "map), C3 16@10x10 (3 of 8 maps each), S4 16@5x5, F5 120, 10 scaled-tanh outputs, summed "
+        "squared error",
+        input="lenet32",
+        layers=(
+            L("conv", {"in_channels": 1, "out_channels": 4, **conv}, "C1"),
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 4, "copies": 2}, "S2"),
+            L("scaled_tanh"),
+            L(
+                "conv",
+                {"in_channels": 8, "out_channels": 16, "connection_table": LENET4_C3, **conv},
+                "C3",
+            ),  # fmt: skip
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 16}, "S4"),
+            L("scaled_tanh"),
+            L("flatten"),
+            L("linear", {"in_features": 400, "out_features": 120}, "F5"),
+            L("scaled_tanh"),
+            L("linear", {"in_features": 120, "out_features": 10}, "output"),
+            L("scaled_tanh"),
+        ),
+        loss="mse-sum",
+        target="pm1",
+        init="lenet5",
+        defaults=TrainDefaults("sdlm", lr=0.0005, batch_size=1, epochs=20, schedule=LENET_STEPS),
+    )
+
+
 def _lenet5_modern() -> ModelSpec:
     return ModelSpec(
         name="lenet5-modern",
@@ -267,6 +347,8 @@ MODELS: dict[str, ModelSpec] = {
         ),
         _lecun1989(),
         _lecun1989_modern(),
+        _lenet1(),
+        _lenet4(),
         lenet5_spec(),
         _lenet5_modern(),
     )

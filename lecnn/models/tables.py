@@ -41,6 +41,18 @@ ZIP_H2 = _table(
     [tuple(range(0, 8))] * 4 + [tuple(range(4, 12))] * 4 + [(0, 1, 2, 3, 8, 9, 10, 11)] * 4, 12
 )
 
+# LeNet-1 (LeCun et al. 1990; the 1998 paper's comparison): its 12 third-layer maps read the 4
+# subsampled maps with 20 connections, which gives the published 2,578 free parameters; which
+# maps read which is not published: four read one map each, eight read two.
+LENET1_C3 = _table(
+    [(0,), (1,), (2,), (3,), (0, 1), (1, 2), (2, 3), (3, 0), (0, 2), (1, 3), (0, 2), (1, 3)], 4
+)
+
+# LeNet-4 (1998, §III.C): 16 maps after 8 subsampling maps; the wiring is not published. Each map
+# reads 3 of the 8 (two contiguous groups of 8 patterns), 48 connections.
+LENET4_C3 = _table([(i, (i + 1) % 8, (i + 2) % 8) for i in range(8)]
+                   + [(i, (i + 3) % 8, (i + 5) % 8) for i in range(8)], 8)  # fmt: skip
+
 # LeNet-5's output prototypes (1998, Fig. 3): stylized 7×12 bitmaps of the digits, +1 ink, −1 paper.
 _DIGITS = """
 ..###.. ...#... .####.. .####.. ....#.. ####### ..###.. ####### ..###.. ..###..

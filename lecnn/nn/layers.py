@@ -98,14 +98,16 @@ class Subsampling(Twin):
 
     kind = "subsampling"
 
-    def __init__(self, channels: int, mode: str = "mean", coefficient: float = 1.0) -> None:
+    def __init__(
+        self, channels: int, mode: str = "mean", coefficient: float = 1.0, copies: int = 1
+    ) -> None:
         super().__init__()
-        self.scale = 4.0 if mode == "sum" else 1.0
-        self.weight = nn.Parameter(torch.full((channels,), float(coefficient)))
-        self.bias = nn.Parameter(torch.zeros(channels))
+        self.scale, self.copies = (4.0 if mode == "sum" else 1.0), copies
+        self.weight = nn.Parameter(torch.full((channels * copies,), float(coefficient)))
+        self.bias = nn.Parameter(torch.zeros(channels * copies))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = F.avg_pool2d(x, 2) * self.scale
+        m = (F.avg_pool2d(x, 2) * self.scale).repeat_interleave(self.copies, dim=1)
         return m * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 

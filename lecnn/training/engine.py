@@ -90,7 +90,8 @@ class Engine:
         derivative pass, in evaluation mode (no dropout)."""
         self.train(False)
         try:
-            return diagonal_hessian(self.manual_net(), build_loss(self.spec, "manual"), x, target)
+            net, loss = self.manual_net(), build_loss(self.spec, "manual")
+            return diagonal_hessian(net, loss, x, target, per_example=True)
         finally:
             self.train(True)
 

@@ -39,7 +39,7 @@ def evaluate(engine: Engine, split: Split, batch_size: int = 2000, group=None) -
         y = ys[start : start + batch_size]
         out = engine.outputs(x)
         target = encode_targets(y, engine.spec.target, dtype)
-        total += engine.loss_value(out, target).double() * len(y)
+        total += engine.spec.loss_total(engine.loss_value(out, target).double(), len(y))
         preds.append(engine.predict(out))
     engine.train(True)
     predicted = torch.cat(preds) if preds else split.y[:0]

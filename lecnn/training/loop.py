@@ -264,13 +264,13 @@ class Trainer:
                         loss, out = engine.train_step(x, t)
                         opt.step(engine.params(), engine.grads())
                         losses = (loss,)  # no tensor op on the per-example hot path
-                        loss_sum += loss * len(y)
+                        loss_sum += self.spec.loss_total(loss, len(y))
                     else:
                         losses, outs = self.update(
                             x.view(k, bs, *x.shape[1:]), t.view(k, bs, *t.shape[1:]), lrs
                         )
                         out, loss = outs.flatten(0, 1), losses[-1]
-                        loss_sum += (losses * bs).sum(dtype=loss_sum.dtype)
+                        loss_sum += self.spec.loss_total(losses, bs).sum(dtype=loss_sum.dtype)
                     correct += (engine.predict(out) == y).sum()
                     seen += len(y)
                     p.batch += k
