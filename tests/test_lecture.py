@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from lecnn.cli import main
+from lecnn.cli.lecture import ROWS
 from lecnn.data import load_mnist, prepare
-from lecnn.lecture import linreg, logistic, xor
+from lecnn.lecture import compare, linreg, logistic, xor
 from lecnn.lecture.knn import knn_predict, knn_reference
 
 
@@ -91,13 +92,44 @@ def test_each_lecture_step_runs_and_logs(step, extra, tag, mnist_dir, tmp_path, 
 
 def test_compare_table(mnist_dir, tmp_path, capsys):
     args = ["compare", "--data-dir", str(mnist_dir), "--device", "cpu", "--limit", "1000",
-            "--epochs", "1", "--logdir", str(tmp_path)]  # fmt: skip
+            "--epochs", "1", "--boost-size", "400", "--logdir", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     table = (tmp_path / "compare.md").read_text()
-    for name in ("linear classifier", "k-NN Euclidean", "300 hidden units", "LeNet-1", "LeNet-5"):
+    for name in ("linear classifier", "k-NN Euclidean", "300 hidden units", "SVM", "LeNet-1",
+                 "LeNet-4", "boosted LeNet-4", "LeNet-5", "compare.png"):  # fmt: skip
         assert name in table
-    rows = json.loads((tmp_path / "compare.json").read_text())["rows"]
-    assert [r["key"] for r in rows] == ["linear", "knn", "mlp-300", "lecun1989", "lenet5"]
+    record = json.loads((tmp_path / "compare.json").read_text())
+    rows = record["rows"]
+    assert [r["key"] for r in rows] == list(ROWS) == list(compare.ROWS)
     assert all(0 <= r["test_error"] <= 1 and r["ms_per_digit"] > 0 for r in rows)
-    assert rows[1]["test_error"] < 0.2  # k-NN on 1,000 digits
-    assert [r["published"] for r in rows] == [0.12, 0.05, 0.047, 0.017, 0.0095]
+    errors = {r["key"]: r["test_error"] for r in rows}
+    assert errors["knn"] < 0.2 and errors["svm-poly4"] < 0.2  # on 1,000 digits
+    assert errors["lenet1"] < 0.5 and errors["lenet4"] < 0.5  # one pass of 1,000: learning
+    assert [r["published"] for r in rows] == [0.12, 0.05, 0.047, 0.011, 0.017, 0.011, 0.007, 0.0095]
+    # boosted: nets 2 and 3 got the 400 filtered digits asked for; its time includes net 1's
+    boosted = rows[ROWS.index("boosted-lenet4")]
+    assert "on 400 and 400 filtered" in boosted["settings"]
+    assert boosted["train_seconds"] > rows[ROWS.index("lenet4")]["train_seconds"]
+    assert record["seconds"] > sum(r["train_seconds"] for r in rows if r["key"] != "boosted-lenet4")
+    png = (tmp_path / "compare.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_boosting_filters_half_wrong_half_right_and_only_disagreements(mnist):
+    from lecnn.lecture.boost import filtered
+
+    train = prepare(mnist, "lenet32").train.head(3000)
+    g = torch.Generator().manual_seed(0)
+
+    def odd(x, y):  # stands in for "net 1 is wrong on it"
+        return y % 2
+
+    half, drawn = filtered(train, odd, 1000, g, max_digits=100_000, balance=True)
+    assert len(half) == 1000 and (half.y % 2).sum() == 500 and drawn == 3000
+    only, _ = filtered(train, odd, 1000, g, max_digits=100_000)
+    assert len(only) == 1000 and torch.all(only.y % 2 == 1)
+    # the digits are distorted copies, not the originals
+    assert not any(torch.equal(only.x[0], t) for t in train.x[train.y == only.y[0]])
+    # too few to keep: stops after max_digits with what it found
+    rare, drawn = filtered(train, lambda x, y: (y == 7).long(), 10_000, g, max_digits=6000)
+    assert drawn == 6000 and 0 < len(rare) < 10_000 and torch.all(rare.y == 7)

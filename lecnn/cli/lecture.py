@@ -8,6 +8,16 @@ from pathlib import Path
 from lecnn.cli.common import add_data_args, positive_int, seed
 
 STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
+#: lecnn compare's rows (lecnn.lecture.compare.ROWS, kept here so --help imports no torch)
+ROWS = ("linear", "knn", "mlp-300", "svm-poly4", "lenet1", "lenet4", "boosted-lenet4", "lenet5")
+
+
+def _rows(text: str) -> tuple[str, ...]:
+    rows = tuple(r.strip() for r in text.split(",") if r.strip())
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown or not rows:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(ROWS)}")
+    return rows
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -26,11 +36,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--limit", type=positive_int, help="sgd/capacity: training digits used")
     p.set_defaults(run=run_lecture)
 
-    p = sub.add_parser("compare", help="linear, k-NN, MLP, the 1989 net and LeNet-5 on MNIST")
+    p = sub.add_parser(
+        "compare",
+        help="LeCun 1998's comparison: linear, k-NN, MLP, SVM, LeNet-1, LeNet-4, boosted LeNet-4, "
+        "LeNet-5 on MNIST",
+    )
     _common(p)
     add_data_args(p)
     p.add_argument("--limit", type=positive_int, help="train on the first N digits (quick look)")
     p.add_argument("--epochs", type=positive_int, help="passes for every trained classifier")
+    p.add_argument(
+        "--rows",
+        type=_rows,
+        help="comma-separated rows (default all): " + ", ".join(ROWS),
+    )
+    p.add_argument(
+        "--boost-size",
+        type=positive_int,
+        help="filtered digits for boosted LeNet-4's nets 2 and 3 (default: 60,000 each)",
+    )
     p.set_defaults(run=run_compare)
 
 
@@ -69,11 +93,8 @@ def run_compare(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     data = load_mnist(args.data_dir, dataset=args.dataset)
     out = Path(args.logdir) if args.logdir else timestamped_run_dir("compare")
-    epochs = (
-        dict.fromkeys(("linear", "mlp-300", "lecun1989", "lenet5"), args.epochs)
-        if args.epochs
-        else None
-    )
-    compare.run(data, device, seed=args.seed, epochs=epochs, limit=args.limit, out_dir=out)
+    epochs = dict.fromkeys(compare.ROWS, args.epochs) if args.epochs else None
+    compare.run(data, device, seed=args.seed, epochs=epochs, limit=args.limit, out_dir=out,
+                rows=args.rows or compare.ROWS, boost_size=args.boost_size)  # fmt: skip
     print(f"table: {out / 'compare.md'}")
     return 0
