@@ -62,7 +62,10 @@ def run_gradcheck(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    import inspect
+
     from lecnn.models import MODELS, count
+    from lecnn.models.spec import WITH_OPTIONS
 
     for name, spec in MODELS.items():
         d = spec.defaults
@@ -72,6 +75,10 @@ def run_models(args: argparse.Namespace) -> int:
             f"    defaults: {d.epochs} passes, batch {d.batch_size}, {d.optimizer} lr {d.lr:g}, "
             f"schedule {d.schedule}{', augmented' if d.augment else ''}"
         )
+        if name in WITH_OPTIONS:
+            params = inspect.signature(WITH_OPTIONS[name]).parameters.values()
+            shown = ", ".join(f"{p.name}={p.default}" for p in params if p.name != "name")
+            print(f"    options ({name}:KEY=VALUE,...): {shown}")
     return 0
 
 
