@@ -165,7 +165,7 @@ CASES = {
     "eval-every zero": Case(TN + " --eval-every 0", 2, r"--eval-every"),
     "log-every zero": Case(TN + " --log-every 0", 2, r"--log-every"),
     "device unknown": Case(TN + " --device quantum", 2, r"not a device"),
-    "model unknown": Case(TN + " --model lenet7", 2, r"invalid choice"),
+    "model unknown": Case(TN + " --model lenet7", 2, r"unknown model 'lenet7'; choose one of"),
     # train: paths
     "data-dir is a file": Case(T + " --data-dir {file}", 2, r"is a file, not a folder"),
     "data folder partial": Case(T + " --data-dir {data-partial}", 2, r"missing t10k-labels"),
