@@ -33,6 +33,7 @@ class Ablation:
     change: str
     flags: str  # added to BASE (a later flag wins over BASE's)
     why: str = ""
+    variant: str = ""  # run as this reproduction variant (lecnn reproduce): read its summaries
 
 
 ABLATIONS = (
@@ -57,19 +58,27 @@ ABLATIONS = (
              "0.9–1.1, shear ±0.15 (the committed distort rows)", "--augment --augment-kind affine"),
     Ablation("distort-paper", "distort",
              "the paper's distortions: shifts ±2 px, scale 1 ± 0.1, squeeze 1 ± 0.1, horizontal "
-             "shear ±0.15, no rotation", "--augment --augment-kind paper"),
+             "shear ±0.15, no rotation", "--augment --augment-kind paper",
+             variant="distort-paper"),
     Ablation("distort-paper-half", "distort", "the paper's distortions at half strength",
              "--augment --augment-kind paper:strength=0.5"),
 )  # fmt: skip
 
 
+def command(a: Ablation, seed: int | str) -> str:
+    if a.variant:
+        return (f"OMP_NUM_THREADS=1 lecnn reproduce lenet5 --variant {a.variant} --impl manual "
+                f"--seeds 3 --no-progress")  # fmt: skip
+    return f"{BASE.format(seed=seed, name=a.name)} {a.flags}"
+
+
 def commands(seeds: int) -> list[str]:
-    return [
-        f"{BASE.format(seed=s, name=a.name)} {a.flags}"
-        for a in ABLATIONS
-        if a.name != "distort-affine"  # measured by lecnn reproduce lenet5 --distort
-        for s in range(seeds)
-    ]
+    out = []
+    for a in ABLATIONS:
+        if a.name == "distort-affine":  # measured by lecnn reproduce lenet5 --distort
+            continue
+        out += [command(a, "")] if a.variant else [command(a, s) for s in range(seeds)]
+    return out
 
 
 def _measured(name: str) -> list[dict]:
@@ -129,8 +138,8 @@ def report(machine: str) -> str:
         for a in ABLATIONS:
             if a.protocol != variant or a.name == "distort-affine":
                 continue
-            cmd = f"`{BASE.format(seed='S', name=a.name)} {a.flags}`"
-            lines.append(f"| {variant} | {a.change} | {_cells(_measured(a.name))} | {cmd} |")
+            runs = _baseline(a.variant) if a.variant else _measured(a.name)
+            lines.append(f"| {variant} | {a.change} | {_cells(runs)} | `{command(a, 'S')}` |")
     return "\n".join(lines) + "\n"
 
 
