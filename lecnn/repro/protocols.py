@@ -124,9 +124,13 @@ PROTOCOLS: dict[str, Protocol] = {
             "lenet5",
             "modern",
             "lenet5-modern: ReLU, max-pooling, cross-entropy, Adam, affine augmentation",
-            {"model": "lenet5-modern", "epochs": 8, "augment": True, "augment_kind": "affine"},
+            {"model": "lenet5-modern", "epochs": 20, "augment": True, "augment_kind": "affine"},
             (),
-            ("Not in the paper: the same sizes trained the way one would today.",),
+            (
+                "Not in the paper: the same sizes trained the way one would today (Adam 3e-3 with a "
+                "cosine schedule, batch 128, 20 passes of affine distortions; 8 passes gave "
+                "0.73%).",
+            ),
         ),
     )
 }
