@@ -76,11 +76,12 @@ PROTOCOLS: dict[str, Protocol] = {
             "lecun1989",
             "modern",
             "The same net with 33 years of hindsight: ReLU, dropout, cross-entropy, AdamW, shifts",
-            {"model": "lecun1989-modern"},
+            {"model": "lecun1989-modern", "epochs": 120},
             (Published("Karpathy's modern variant (MNIST 16×16)", 0.0159, 32, 0.0147, 106),),
             (
-                "AdamW 3e-4 (weight decay 0.01) decayed linearly to 1e-4 over 80 passes, ±1-pixel "
-                "shifts, dropout 0.25 after H2, as the public modern variant.",
+                "AdamW 3e-4 (weight decay 0.01) decayed linearly to 1e-4, ±1-pixel shifts, dropout "
+                "0.25 after H2, as the public modern variant, but over 120 passes instead of its 80 "
+                "(1.35% against 1.58% in 3 seeds, runs/ABLATIONS.md).",
             ),
         ),
         Protocol(
