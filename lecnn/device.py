@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
 
 import numpy as np
@@ -64,6 +65,12 @@ def describe_device(device: torch.device) -> str:
         n = torch.get_num_threads()
         return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return str(device)
+
+
+def describe_machine(device: torch.device) -> str:
+    """The device, the host and torch's version: what a measured number is tagged with."""
+    host = f"{platform.machine()}, {os.cpu_count()} cores"
+    return f"{describe_device(device)}; host {host}; torch {torch.__version__}"
 
 
 def seed_everything(seed: int) -> None:

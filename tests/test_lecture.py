@@ -98,6 +98,7 @@ def test_compare_table(mnist_dir, tmp_path, capsys):
     for name in ("linear classifier", "k-NN Euclidean", "300 hidden units", "SVM", "LeNet-1",
                  "LeNet-4", "boosted LeNet-4", "LeNet-5", "compare.png"):  # fmt: skip
         assert name in table
+    assert "Command: `lecnn compare --data-dir" in table
     record = json.loads((tmp_path / "compare.json").read_text())
     rows = record["rows"]
     assert [r["key"] for r in rows] == list(ROWS) == list(compare.ROWS)

@@ -54,6 +54,7 @@ def describe_os_error(e: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for records of what was run
     if args.command is None:
         parser.print_help()
         return 2

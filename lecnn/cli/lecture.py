@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from lecnn.cli.common import add_data_args, positive_int, seed
@@ -40,6 +41,10 @@ def add_parsers(sub) -> None:
         "compare",
         help="LeCun 1998's comparison: linear, k-NN, MLP, SVM, LeNet-1, LeNet-4, boosted LeNet-4, "
         "LeNet-5 on MNIST",
+        description="LeCun 1998's comparison (its Fig. 9) measured here: a table (compare.md), "
+        "the figures (compare.json) and a chart (compare.png). The CNN rows train by the paper's "
+        "protocol (20 per-example SDLM passes): about 40 minutes on one CPU thread; --rows, "
+        "--epochs and --limit give a quicker look.",
     )
     _common(p)
     add_data_args(p)
@@ -95,6 +100,7 @@ def run_compare(args: argparse.Namespace) -> int:
     out = Path(args.logdir) if args.logdir else timestamped_run_dir("compare")
     epochs = dict.fromkeys(compare.ROWS, args.epochs) if args.epochs else None
     compare.run(data, device, seed=args.seed, epochs=epochs, limit=args.limit, out_dir=out,
-                rows=args.rows or compare.ROWS, boost_size=args.boost_size)  # fmt: skip
+                rows=args.rows or compare.ROWS, boost_size=args.boost_size,
+                command=shlex.join(["lecnn", *args.argv]))  # fmt: skip
     print(f"table: {out / 'compare.md'}")
     return 0

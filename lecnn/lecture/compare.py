@@ -13,7 +13,7 @@ import torch
 
 from lecnn.data import Digits, prepare
 from lecnn.data.derived import Split
-from lecnn.device import describe_device
+from lecnn.device import describe_machine
 from lecnn.lecture import boost, figure9, svm
 from lecnn.lecture.knn import knn_predict
 from lecnn.models.spec import LENET_STEPS
@@ -72,7 +72,8 @@ def _timed_predictions(predict, x: torch.Tensor, device) -> tuple[torch.Tensor, 
 
 def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None = None,
         limit: int | None = None, out_dir: Path | None = None, log=print,
-        rows: tuple[str, ...] = ROWS, boost_size: int | None = None) -> list[Row]:  # fmt: skip
+        rows: tuple[str, ...] = ROWS, boost_size: int | None = None,
+        command: str = "") -> list[Row]:  # fmt: skip
     """Train and time each classifier in ``rows``; ``epochs`` overrides passes per key (quick
     runs); ``boost_size``: examples for boosted LeNet-4's second and third nets."""
     passes = {**PASSES, **(epochs or {})}
@@ -147,16 +148,19 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
                 schedule=LENET_STEPS, augment=False)  # fmt: skip
 
     if out_dir is not None:
-        write(out, out_dir, describe_device(device), limit, time.perf_counter() - begin)
+        seconds = time.perf_counter() - begin
+        write(out, out_dir, describe_machine(device), limit, seconds, command)
     return out
 
 
-def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, seconds: float) -> None:
+def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, seconds: float,
+          command: str = "") -> None:  # fmt: skip
     """compare.md, compare.json and compare.png (the paper's Fig. 9 with lecnn beside it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [f"# Classifiers on MNIST, measured on {machine}", "",
              f"One seed; the whole comparison took {seconds / 60:.1f} min"
-             + (f" (training on the first {limit:,} digits only)" if limit else "") + ".", "",
+             + (f" (training on the first {limit:,} digits only)" if limit else "") + "."
+             + (f" Command: `{command}`." if command else ""), "",
              "| classifier | test error | LeCun 1998 | training time | classification time per digit | settings |",
              "|---|---:|---:|---:|---:|---|"]  # fmt: skip
     lines += [f"| {r.what} | {r.test_error:.2%} | {r.published:.2%} | {r.train_seconds:.1f} s | "
@@ -164,7 +168,7 @@ def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, secon
     lines += ["", "![test error per classifier, LeCun 1998 beside lecnn](compare.png)"]
     text = "\n".join(lines) + "\n"
     write_atomically(out_dir / "compare.md", lambda f: f.write(text.encode()))
-    record = {"machine": machine, "limit": limit, "seconds": seconds,
+    record = {"machine": machine, "limit": limit, "seconds": seconds, "command": command,
               "rows": [asdict(r) for r in rows]}  # fmt: skip
     body = json.dumps(record, indent=2).encode()
     write_atomically(out_dir / "compare.json", lambda f: f.write(body))

@@ -4,23 +4,14 @@ run, and keeping a small summary of each for the report."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from lecnn.device import describe_device, select_device
+from lecnn.device import describe_machine, select_device
 from lecnn.repro.protocols import Protocol
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
-
-
-def machine_name(device: torch.device) -> str:
-    host = f"{platform.machine()}, {os.cpu_count()} cores"
-    return f"{describe_device(device)}; host {host}; torch {torch.__version__}"
 
 
 def run_one(
@@ -81,7 +72,7 @@ def run_one(
         "train_seconds": result.results["train_seconds"],
         "device_type": trainer.device.type,
         "compiled": trainer.compiled,
-        "machine": machine_name(trainer.device),
+        "machine": describe_machine(trainer.device),
         "command": command,
         "run_dir": str(result.run_dir),
     }
