@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lecnn.models.spec import LENET_STEPS
+
 
 @dataclass(frozen=True)
 class Published:
@@ -26,10 +28,9 @@ class Protocol:
     departures: tuple[str, ...] = field(default_factory=tuple)
 
 
-LENET5_STEPS = "steps:2x0.0005,3x0.0002,3x0.0001,4x0.00005,8x0.00001"
 # the 1998 protocol: SDLM, one example per update, 20 passes, the paper's step schedule
 _LENET5 = {"model": "lenet5", "optimizer": "sdlm", "batch_size": 1, "epochs": 20,
-           "schedule": LENET5_STEPS, "lr": 0.0005}  # fmt: skip
+           "schedule": LENET_STEPS, "lr": 0.0005}  # fmt: skip
 
 _LENET5_DEPARTURES = (
     "MNIST as distributed (28×28 centred in 32×32), not the paper's own deslanted/normalised copy.",
