@@ -192,3 +192,18 @@ def test_reproduce_spreads_runs_over_ranks(mnist_dir, tmp_path):
     assert len(one) == 4 and one == two
     report = (tmp_path / "two" / "REPRODUCTION.md").read_text()
     assert report.count("measured: faithful") == 2  # manual and autograd rows, 2 seeds each
+
+
+def test_a_command_leaves_the_process_group_it_joined(tmp_path):
+    # left to interpreter shutdown, Gloo's threads can abort a finished rank ("terminate called
+    # without an active exception"); every command destroys the group before it returns
+    dist = torch.distributed
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        assert main(["report", "--runs-dir", str(tmp_path / "none")]) == 2  # fails, still leaves
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

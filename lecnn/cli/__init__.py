@@ -83,3 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             "with the traceback above\n"
         )
         return BUG
+    finally:
+        if "torch.distributed" in sys.modules:  # joined a torchrun job: leave it cleanly
+            from lecnn.training.distributed import leave
+
+            leave()

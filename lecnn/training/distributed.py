@@ -56,6 +56,15 @@ def join(device: torch.device) -> Group:
     return Group(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def leave() -> None:
+    """Leave the torchrun job, if this process joined one. Destroying the process group stops
+    its Gloo/NCCL threads while the interpreter is still whole; left to interpreter shutdown, a
+    still-running thread can abort the process after its work is done ("terminate called without
+    an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def check_split(batch_size: int, n: int, world: int, compile_: str) -> None:
     """Every global batch (the last, shorter one too) must split into equal shares, one per
     process; compiled updates are single-process."""
