@@ -4,9 +4,14 @@ score per package to runs/bench/mutation.txt.
 
     OMP_NUM_THREADS=1 LECNN_DATA=../shared/data/mnist python scripts/mutation.py --jobs 2
     python scripts/mutation.py --jobs 2 --mutants 'lecnn.manual*'   # one package
+    python scripts/mutation.py --jobs 2 --sample 0.2 # a seeded fifth of every file's mutants
     python scripts/mutation.py --report-only      # score an existing mutants/ folder again
 
-Not part of CI: a full run takes about an hour on 2 cores. A mutant is "killed" when a test fails
+Not part of CI. A full run does not fit an hour on 2 cores with this suite (runs/bench/mutation.txt
+says how long it was estimated to take); ``--sample F`` checks a seeded random fraction F of each
+source file's mutants (stratified, so every file is represented as it is in the whole) and gives
+each package's score with a 95% Wilson interval: the score of a sample of n mutants estimates the
+whole's to within about ±1/sqrt(n). A mutant is "killed" when a test fails
 with it, "survived" when every test passes, "no tests" when no selected test reaches its function,
 "timeout" when its tests ran far longer than without it (a kill: the mutant broke the code).
 """
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -36,8 +43,9 @@ def outcome(code: int | None) -> str:
     return KILLED.get(code) or OTHER.get(code, "suspicious")
 
 
-def collect(mutants: Path) -> dict[str, Counter]:
-    """Outcome counts per package, and the survivors' names under the key "survivors:<pkg>"."""
+def collect(mutants: Path, only: set[str] | None = None) -> dict[str, Counter]:
+    """Outcome counts per package (of the mutants in ``only``, when given), and the survivors'
+    names under the key "survivors:<pkg>"."""
     counts: dict[str, Counter] = defaultdict(Counter)
     for meta in sorted(mutants.glob("lecnn/**/*.py.meta")):
         rel = meta.relative_to(mutants).as_posix()
@@ -45,10 +53,44 @@ def collect(mutants: Path) -> dict[str, Counter]:
         if pkg is None:
             continue
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if only is not None and name not in only:
+                continue
             counts[pkg][outcome(code)] += 1
             if outcome(code) == "survived":
                 counts["survivors:" + pkg][name] += 1
     return counts
+
+
+def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% interval of a proportion ``killed / n`` (Wilson's, sound near 0 and 1 and for small n)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mutant_names(mutants: Path) -> dict[str, list[str]]:
+    """Every generated mutant's name, per source file (from mutmut's .meta files)."""
+    out = {}
+    for meta in sorted(mutants.glob("lecnn/**/*.py.meta")):
+        rel = meta.relative_to(mutants).as_posix()
+        if any(rel.startswith(p + "/") for p in PACKAGES):
+            out[rel.removesuffix(".meta")] = sorted(
+                json.loads(meta.read_text())["exit_code_by_key"]
+            )
+    return out
+
+
+def sample(names: dict[str, list[str]], fraction: float, seed: int) -> list[str]:
+    """A seeded random ``fraction`` of each file's mutants (at least one per file)."""
+    rng = random.Random(seed)
+    picked = []
+    for file in sorted(names):
+        k = max(1, round(fraction * len(names[file])))
+        picked += rng.sample(names[file], min(k, len(names[file])))
+    return picked
 
 
 def score(c: Counter) -> tuple[int, int]:
@@ -57,7 +99,9 @@ def score(c: Counter) -> tuple[int, int]:
     return killed, killed + c["survived"] + c["suspicious"]
 
 
-def report(counts: dict[str, Counter], seconds: float | None, command: str) -> str:
+def report(
+    counts: dict[str, Counter], seconds: float | None, command: str, fraction: float = 1.0
+) -> str:
     lines = [
         f"mutation testing with mutmut on {platform.machine()} ({os.cpu_count()} cores), "
         f"torch {torch.__version__}",
@@ -65,8 +109,17 @@ def report(counts: dict[str, Counter], seconds: float | None, command: str) -> s
     ]
     if seconds is not None:
         lines.append(f"wall time: {seconds / 60:.1f} min")
+    if fraction < 1:
+        lines.append(
+            f"a sample of {100 * fraction:g}% of each file's mutants; 'mutants' counts the sample"
+            + (
+                f"; a full run would take about {seconds / fraction / 60:.0f} min"
+                if seconds
+                else ""
+            )
+        )
     lines += ["", f"{'package':16s} {'mutants':>8s} {'killed':>7s} {'survived':>9s} "
-              f"{'no tests':>9s} {'timeout':>8s} {'unchecked':>10s} {'score':>7s}"]  # fmt: skip
+              f"{'no tests':>9s} {'timeout':>8s} {'unchecked':>10s} {'score':>7s}  95% interval"]  # fmt: skip
     total = Counter()
     for pkg in PACKAGES:
         c = counts.get(pkg, Counter())
@@ -75,12 +128,12 @@ def report(counts: dict[str, Counter], seconds: float | None, command: str) -> s
         lines.append(
             f"{pkg:16s} {sum(c.values()):8d} {c['killed']:7d} {c['survived']:9d} "
             f"{c['no tests']:9d} {c['timeout']:8d} {c['not checked']:10d} "
-            f"{100 * k / max(n, 1):6.1f}%"
+            f"{100 * k / max(n, 1):6.1f}%  {_interval(k, n)}"
         )
     k, n = score(total)
     lines.append(f"{'all':16s} {sum(total.values()):8d} {total['killed']:7d} "
                  f"{total['survived']:9d} {total['no tests']:9d} {total['timeout']:8d} "
-                 f"{total['not checked']:10d} {100 * k / max(n, 1):6.1f}%")  # fmt: skip
+                 f"{total['not checked']:10d} {100 * k / max(n, 1):6.1f}%  {_interval(k, n)}")  # fmt: skip
     lines += ["", "score = (killed + timeout) / (killed + timeout + survived), over the mutants",
               "checked; 'no tests' (no selected test reaches the function) and 'unchecked' (the",
               "run stopped first) are counted apart. Survivors by package:"]  # fmt: skip
@@ -89,6 +142,20 @@ def report(counts: dict[str, Counter], seconds: float | None, command: str) -> s
         lines.append(f"\n{pkg}: {len(names)} survived")
         lines += [f"  {n}" for n in names]
     return "\n".join(lines) + "\n"
+
+
+def _interval(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{100 * lo:.1f}–{100 * hi:.1f}%"
+
+
+def generate(env: dict) -> None:
+    """Have mutmut write the mutants and record which tests reach which function, checking none:
+    mutmut 3 has no command for that alone, so it is asked for a mutant that does not exist (its
+    stats are saved before it finds that out)."""
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "__no_such_mutant__"], cwd=ROOT, env=env)
+    if not mutant_names(ROOT / "mutants"):
+        raise SystemExit("mutmut wrote no mutants under mutants/: see its output above")
 
 
 def main() -> int:
@@ -101,12 +168,26 @@ def main() -> int:
         default=[],
         help="only these mutant name globs (e.g. 'lecnn.manual*')",
     )
+    ap.add_argument("--sample", type=float, help="check this fraction of each file's mutants")
+    ap.add_argument("--seed", type=int, default=0, help="which sample (default 0)")
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench" / "mutation.txt"))
     args = ap.parse_args()
+    if args.sample is not None and not 0 < args.sample <= 1:
+        ap.error(f"--sample {args.sample}: give a fraction in (0, 1]")
     seconds = None
     command = " ".join(["mutmut run --max-children", str(args.jobs), *args.mutants])
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    only = None
+    if args.sample is not None:
+        if not args.report_only:
+            generate(env)
+        args.mutants = sample(mutant_names(ROOT / "mutants"), args.sample, args.seed)
+        only = set(args.mutants)
+        command = (
+            f"python scripts/mutation.py --jobs {args.jobs} --sample {args.sample} --seed "
+            f"{args.seed} (mutmut run on {len(args.mutants)} mutants)"
+        )
     if not args.report_only:
-        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
         start = time.perf_counter()
         proc = subprocess.run(
             [
@@ -125,7 +206,7 @@ def main() -> int:
         if proc.returncode != 0:
             sys.stderr.write(f"mutmut exited with {proc.returncode}\n")
             return proc.returncode
-    text = report(collect(ROOT / "mutants"), seconds, command)
+    text = report(collect(ROOT / "mutants", only), seconds, command, args.sample or 1.0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text.split("\n\n")[1])
