@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from lecnn import manual as M
 from lecnn import nn as lnn
+from lecnn.checks import parity
 
 D = torch.float64
 
@@ -103,3 +104,48 @@ def test_rbf_output_counts_no_free_parameters():
     rbf, x = M.RBFOutput(protos), torch.zeros(1, 84)
     counts = rbf.counts(x, rbf.forward(x))
     assert counts == M.Counts(units=10, parameters=0, connections=840)
+
+
+def test_leaky_relu_defaults_to_torchs_slope():
+    x = torch.linspace(-3, 3, 13, dtype=D)
+    assert torch.equal(M.LeakyReLU().forward(x), F.leaky_relu(x))  # 0.01 unless told
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in parity.layer_cases() if c.shape[0] > 1], ids=lambda c: c.name
+)
+def test_the_curvature_pass_treats_examples_independently(case):
+    """A batch's ``d2x`` rows equal each example's alone, and a weight's estimate is the sum of the
+    examples' (the loss scales its ``d2y``): a sum over the wrong axis, which one example cannot
+    show, is caught. ``dy`` goes in too (the RBF units add their own curvature from it)."""
+    layer, _ = parity.build_pair(case, "cpu", D)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(case.shape, generator=g, dtype=D)
+    y = layer.forward(x)
+    d2y, dy = torch.rand(y.shape, generator=g, dtype=D), torch.rand(y.shape, generator=g, dtype=D)
+    d2x = layer.backward_curvature(d2y, dy)
+    hess = {k: v.clone() for k, v in layer.hess.items()}
+    total = {k: torch.zeros_like(v) for k, v in hess.items()}
+    for n in range(len(x)):
+        layer.forward(x[n : n + 1])
+        one = layer.backward_curvature(d2y[n : n + 1], dy[n : n + 1])
+        assert torch.allclose(d2x[n : n + 1], one, rtol=1e-12, atol=1e-12), n
+        for k in total:
+            total[k] += layer.hess[k]
+    for k in hess:
+        assert torch.allclose(hess[k], total[k], rtol=1e-12, atol=1e-12), k
+
+
+def test_sdlm_estimates_its_curvature_at_a_pass_start_and_keeps_it_on_a_resume():
+    calls = []
+
+    def curvature():
+        calls.append(1)
+        return {"w": torch.full((2,), float(len(calls)), dtype=D)}
+
+    opt = M.SDLM(0.1)
+    opt.start_pass(curvature, fresh=False)  # resumed without a saved estimate: make one
+    opt.start_pass(curvature, fresh=False)  # resumed mid-pass with one: keep it
+    assert len(calls) == 1 and opt.state["w"]["h"][0] == 1
+    opt.start_pass(curvature, fresh=True)  # every new pass re-estimates
+    assert len(calls) == 2 and opt.state["w"]["h"][0] == 2
