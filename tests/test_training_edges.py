@@ -82,3 +82,44 @@ def test_the_data_seed_picks_the_1989_sized_set(mnist):
     assert len(a.train) == len(b.train) == 7291
     assert torch.equal(a.train.x, again.train.x)
     assert not torch.equal(a.train.y, b.train.y)
+
+
+def test_affine_distortions_come_from_their_generator_alone():
+    from lecnn.training.augment import random_affine
+
+    x = torch.rand(4, 1, 12, 12)
+    torch.manual_seed(1)
+    a = random_affine(x, torch.Generator().manual_seed(3))
+    torch.manual_seed(2)  # the global generator moves on; the run's own does not
+    b = random_affine(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+@pytest.mark.parametrize("options", [{"mu": 0.0}, {"mu": float("inf")}, {"samples": 0}])
+def test_sdlm_refuses_a_zero_mu_or_no_samples(options):
+    from lecnn.training.config import OPTIMIZERS
+
+    with pytest.raises(LecnnError, match="μ > 0 and samples ≥ 1"):
+        OPTIMIZERS["sdlm"](0.1, 0.0, **options)
+    assert OPTIMIZERS["sdlm"](0.1, 0.0, mu=1e-6, samples=1).samples == 1
+
+
+def test_a_models_options_name_its_run_folder(tmp_path, monkeypatch):
+    from lecnn.training.loop import default_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    folder = default_run_dir(TrainConfig(model="lenet5:init=printed,subsampling=sum"))
+    assert folder.name.startswith("lenet5_init-printed_subsampling-sum-autograd-")
+
+
+def test_each_pass_reports_its_own_speed(mnist_dir, tmp_path):
+    from lecnn.training.loop import train
+
+    config = TrainConfig(
+        model="linear", epochs=2, limit=200, data_dir=str(mnist_dir), logdir=str(tmp_path / "r")
+    )
+    result = train(config, progress_bar=False)
+    first, second = result.results["history"]
+    assert first["images_per_s"] == pytest.approx(200 / first["train_seconds"])
+    took = second["train_seconds"] - first["train_seconds"]
+    assert second["images_per_s"] == pytest.approx(200 / took)
