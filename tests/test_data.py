@@ -160,9 +160,33 @@ def test_failed_download_names_files_places_and_leaves_no_folder(tmp_path, monke
     assert "\n" not in message and "RuntimeError" not in message
     for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "--data-dir"):
         assert name in message
+    assert "needs train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images" in message
     assert f"looked in {root} and {root / 'MNIST' / 'raw'}" in message
     assert f"downloading into {root / 'MNIST' / 'raw'} failed" in message
     assert list(tmp_path.iterdir()) == []  # cache/lecnn/MNIST/raw and its partial file are gone
+
+
+def test_the_download_path_asks_torchvision_to_download_and_reads_what_it_fetched(
+    mnist_dir, tmp_path, monkeypatch
+):
+    """What a user online gets (no network here: torchvision's fetch is played by copying the real
+    files to where it puts them, and only when asked to download, as torchvision does)."""
+    import torchvision.datasets as tvd
+
+    def fetch(root, train, download):
+        if not download:
+            raise RuntimeError("Dataset not found. You can use download=True to download it")
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for f in mnist_dir.glob(("train" if train else "t10k") + "-*.gz"):
+            shutil.copy(f, raw / f.name)
+
+    monkeypatch.setattr(tvd, "MNIST", fetch)
+    digits = load_mnist(tmp_path / "cache")
+    assert len(digits.train_labels) == 60000 and len(digits.test_labels) == 10000
+    assert sorted(p.name for p in (tmp_path / "cache" / "MNIST" / "raw").iterdir())[0].startswith(
+        "t10k-images"
+    )
 
 
 def test_failed_download_keeps_a_folder_that_was_there(tmp_path, monkeypatch):
