@@ -119,6 +119,7 @@ def test_each_pass_reports_its_own_speed(mnist_dir, tmp_path):
         model="linear", epochs=2, limit=200, data_dir=str(mnist_dir), logdir=str(tmp_path / "r")
     )
     result = train(config, progress_bar=False)
+    assert result.results["description"] == get_spec("linear").description
     first, second = result.results["history"]
     assert first["images_per_s"] == pytest.approx(200 / first["train_seconds"])
     took = second["train_seconds"] - first["train_seconds"]
