@@ -124,3 +124,27 @@ def test_each_pass_reports_its_own_speed(mnist_dir, tmp_path):
     assert first["images_per_s"] == pytest.approx(200 / first["train_seconds"])
     took = second["train_seconds"] - first["train_seconds"]
     assert second["images_per_s"] == pytest.approx(200 / took)
+
+
+def test_the_step_curve_writes_each_windows_own_mean_loss_and_error():
+    from lecnn.training.runlog import StepCurve
+
+    class Logger:
+        def __init__(self):
+            self.points = []
+
+        def metrics(self, split, unit, loss, error, step):
+            self.points.append((split, unit, round(loss, 12), round(error, 12), step))
+
+    logger = Logger()
+    curve = StepCurve(logger, every=2)
+    # per update: (loss, right?) = (4, 1), (2, 0), (1, 1), (3, 1); sums are cumulative
+    sums = [(4.0, 1, 1), (6.0, 1, 2), (7.0, 2, 3), (10.0, 3, 4)]
+    for step, (loss, correct, seen) in enumerate(sums, 1):
+        curve.record(step, torch.tensor(loss), torch.tensor(correct), seen)
+    curve.flush()
+    assert logger.points == [("train", "step", 3.0, 0.5, 2), ("train", "step", 2.0, 0.0, 4)]
+    curve.start()  # a new pass: sums from 0 again
+    curve.record(2, torch.tensor(5.0), torch.tensor(0), 2, since=0)
+    curve.flush()
+    assert logger.points[-1] == ("train", "step", 2.5, 1.0, 2)
