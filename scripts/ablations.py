@@ -58,8 +58,9 @@ ABLATIONS = (
              "summing makes S2/S4's outputs 4× the average's, which is what the printed "
              "initialisation would have seen"),
     Ablation("subsampling-sum", "faithful",
-             "subsampling that sums its four inputs, coefficient starting at 1 (4× the average's "
-             "gain at the start), √F initialisation", "--model lenet5:subsampling=sum"),
+             "subsampling that sums its four inputs with the coefficient starting at 1, i.e. the "
+             "coefficient's starting value 4× the average's; √F initialisation",
+             "--model lenet5:subsampling=sum"),
     Ablation("prototypes-random", "faithful", "random ±1 RBF prototypes instead of the bitmaps",
              "--model lenet5:prototypes=random"),
     Ablation("sdlm-mu-0.1", "faithful", "SDLM's μ = 0.1 instead of 0.02", "--optimizer sdlm:mu=0.1"),
