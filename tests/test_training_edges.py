@@ -148,3 +148,24 @@ def test_the_step_curve_writes_each_windows_own_mean_loss_and_error():
     curve.record(2, torch.tensor(5.0), torch.tensor(0), 2, since=0)
     curve.flush()
     assert logger.points[-1] == ("train", "step", 2.5, 1.0, 2)
+
+
+@pytest.mark.parametrize("order", ["fixed", "shuffle"])
+def test_order_fixed_visits_the_examples_in_the_same_order_every_pass(order, mnist_dir, tmp_path):
+    """With a rate so small that the weights stay put, each update's loss names its example: a
+    fixed order repeats the first pass's sequence, shuffling reorders the same losses; a pass's
+    reported training loss is the mean of its updates'."""
+    from lecnn.training.loop import train
+
+    losses: list[float] = []
+    config = TrainConfig(
+        model="linear", epochs=2, limit=16, batch_size=1, lr=1e-20, optimizer="sgd",
+        order=order, augment=False, data_dir=str(mnist_dir), logdir=str(tmp_path / "run"),
+    )  # fmt: skip
+    result = train(config, progress_bar=False, on_step=lambda s, loss: losses.append(float(loss)))
+    first, second = losses[:16], losses[16:]
+    # and each pass reports the mean of its updates' losses
+    reported = [h["train_loss"] for h in result.results["history"]]
+    assert reported == pytest.approx([sum(first) / 16, sum(second) / 16])
+    assert sorted(first) == pytest.approx(sorted(second))
+    assert (first == pytest.approx(second)) == (order == "fixed")
