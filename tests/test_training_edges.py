@@ -169,3 +169,15 @@ def test_order_fixed_visits_the_examples_in_the_same_order_every_pass(order, mni
     assert reported == pytest.approx([sum(first) / 16, sum(second) / 16])
     assert sorted(first) == pytest.approx(sorted(second))
     assert (first == pytest.approx(second)) == (order == "fixed")
+
+
+def test_a_diverging_run_stops_naming_the_loss_the_pass_and_the_update(mnist_dir, tmp_path):
+    from lecnn.training.loop import train
+    from lecnn.training.state import Diverged
+
+    config = TrainConfig(
+        model="linear", epochs=1, limit=2000, optimizer="sgd", lr=1e38,
+        data_dir=str(mnist_dir), logdir=str(tmp_path / "run"),
+    )  # fmt: skip
+    with pytest.raises(Diverged, match=r"the loss became (nan|inf) at pass 1, update [1-9]"):
+        train(config, progress_bar=False)
