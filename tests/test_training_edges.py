@@ -181,3 +181,19 @@ def test_a_diverging_run_stops_naming_the_loss_the_pass_and_the_update(mnist_dir
     )  # fmt: skip
     with pytest.raises(Diverged, match=r"the loss became (nan|inf) at pass 1, update [1-9]"):
         train(config, progress_bar=False)
+
+
+def test_a_locked_run_folder_names_the_process_holding_it(tmp_path):
+    import os
+
+    from lecnn.training.rundir import RunLock
+
+    first, second = RunLock(tmp_path), RunLock(tmp_path)
+    first.acquire()
+    try:  # flock excludes a second open file, in this process too
+        with pytest.raises(LecnnError, match=rf"another lecnn process \(pid {os.getpid()}\)"):
+            second.acquire()
+    finally:
+        first.release()
+    second.acquire()  # released: free again
+    second.release()
