@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -43,16 +44,21 @@ def outcome(code: int | None) -> str:
     return KILLED.get(code) or OTHER.get(code, "suspicious")
 
 
+def _metas(mutants: Path) -> Iterator[tuple[str, str, dict]]:
+    """(source file, its package, {mutant name: exit code}) for each mutated file's .meta."""
+    for meta in sorted(mutants.glob("lecnn/**/*.py.meta")):
+        rel = meta.relative_to(mutants).as_posix()
+        pkg = next((p for p in PACKAGES if rel.startswith(p + "/")), None)
+        if pkg is not None:
+            yield rel.removesuffix(".meta"), pkg, json.loads(meta.read_text())["exit_code_by_key"]
+
+
 def collect(mutants: Path, only: set[str] | None = None) -> dict[str, Counter]:
     """Outcome counts per package (of the mutants in ``only``, when given), and the survivors'
     names under the key "survivors:<pkg>"."""
     counts: dict[str, Counter] = defaultdict(Counter)
-    for meta in sorted(mutants.glob("lecnn/**/*.py.meta")):
-        rel = meta.relative_to(mutants).as_posix()
-        pkg = next((p for p in PACKAGES if rel.startswith(p + "/")), None)
-        if pkg is None:
-            continue
-        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+    for _, pkg, codes in _metas(mutants):
+        for name, code in codes.items():
             if only is not None and name not in only:
                 continue
             counts[pkg][outcome(code)] += 1
@@ -73,14 +79,7 @@ def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def mutant_names(mutants: Path) -> dict[str, list[str]]:
     """Every generated mutant's name, per source file (from mutmut's .meta files)."""
-    out = {}
-    for meta in sorted(mutants.glob("lecnn/**/*.py.meta")):
-        rel = meta.relative_to(mutants).as_posix()
-        if any(rel.startswith(p + "/") for p in PACKAGES):
-            out[rel.removesuffix(".meta")] = sorted(
-                json.loads(meta.read_text())["exit_code_by_key"]
-            )
-    return out
+    return {file: sorted(codes) for file, _, codes in _metas(mutants)}
 
 
 def sample(names: dict[str, list[str]], fraction: float, seed: int) -> list[str]:
