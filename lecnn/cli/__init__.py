@@ -15,6 +15,7 @@ from lecnn import __version__
 from lecnn.cli import evaluate, inspect, lecture, reproduce, train
 from lecnn.cli.common import Parser
 from lecnn.errors import LecnnError
+from lecnn.training.distributed import leave
 
 BUG = 70  # EX_SOFTWARE
 
@@ -84,7 +85,4 @@ def main(argv: list[str] | None = None) -> int:
         )
         return BUG
     finally:
-        if "torch.distributed" in sys.modules:  # joined a torchrun job: leave it cleanly
-            from lecnn.training.distributed import leave
-
-            leave()
+        leave()  # a torchrun job joined by the command, left before the interpreter shuts down
