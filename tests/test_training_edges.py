@@ -1,17 +1,25 @@
 """Edges of lecnn/training that mutation testing found unguarded: what a resume may change, the
-engines' modes and reloaded parameters, and a checkpoint of another version."""
+engines' modes and reloaded parameters, a checkpoint of another version, and (from the sampled run)
+the curves, speeds, orders, option checks, messages and locks a run reports."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 
 from lecnn.errors import LecnnError
 from lecnn.models import get_spec
+from lecnn.training.augment import random_affine
 from lecnn.training.checkpoint import FORMAT, load_checkpoint
-from lecnn.training.config import TrainConfig
+from lecnn.training.config import OPTIMIZERS, TrainConfig
 from lecnn.training.engine import make_engine
+from lecnn.training.loop import default_run_dir, train
 from lecnn.training.resume import resumed_config
+from lecnn.training.rundir import RunLock
+from lecnn.training.runlog import StepCurve
+from lecnn.training.state import Diverged
 
 CPU = torch.device("cpu")
 
@@ -85,8 +93,6 @@ def test_the_data_seed_picks_the_1989_sized_set(mnist):
 
 
 def test_affine_distortions_come_from_their_generator_alone():
-    from lecnn.training.augment import random_affine
-
     x = torch.rand(4, 1, 12, 12)
     torch.manual_seed(1)
     a = random_affine(x, torch.Generator().manual_seed(3))
@@ -97,24 +103,18 @@ def test_affine_distortions_come_from_their_generator_alone():
 
 @pytest.mark.parametrize("options", [{"mu": 0.0}, {"mu": float("inf")}, {"samples": 0}])
 def test_sdlm_refuses_a_zero_mu_or_no_samples(options):
-    from lecnn.training.config import OPTIMIZERS
-
     with pytest.raises(LecnnError, match="μ > 0 and samples ≥ 1"):
         OPTIMIZERS["sdlm"](0.1, 0.0, **options)
     assert OPTIMIZERS["sdlm"](0.1, 0.0, mu=1e-6, samples=1).samples == 1
 
 
 def test_a_models_options_name_its_run_folder(tmp_path, monkeypatch):
-    from lecnn.training.loop import default_run_dir
-
     monkeypatch.chdir(tmp_path)
     folder = default_run_dir(TrainConfig(model="lenet5:init=printed,subsampling=sum"))
     assert folder.name.startswith("lenet5_init-printed_subsampling-sum-autograd-")
 
 
 def test_each_pass_reports_its_own_speed(mnist_dir, tmp_path):
-    from lecnn.training.loop import train
-
     config = TrainConfig(
         model="linear", epochs=2, limit=200, data_dir=str(mnist_dir), logdir=str(tmp_path / "r")
     )
@@ -127,8 +127,6 @@ def test_each_pass_reports_its_own_speed(mnist_dir, tmp_path):
 
 
 def test_the_step_curve_writes_each_windows_own_mean_loss_and_error():
-    from lecnn.training.runlog import StepCurve
-
     class Logger:
         def __init__(self):
             self.points = []
@@ -155,8 +153,6 @@ def test_order_fixed_visits_the_examples_in_the_same_order_every_pass(order, mni
     """With a rate so small that the weights stay put, each update's loss names its example: a
     fixed order repeats the first pass's sequence, shuffling reorders the same losses; a pass's
     reported training loss is the mean of its updates'."""
-    from lecnn.training.loop import train
-
     losses: list[float] = []
     config = TrainConfig(
         model="linear", epochs=2, limit=16, batch_size=1, lr=1e-20, optimizer="sgd",
@@ -172,9 +168,6 @@ def test_order_fixed_visits_the_examples_in_the_same_order_every_pass(order, mni
 
 
 def test_a_diverging_run_stops_naming_the_loss_the_pass_and_the_update(mnist_dir, tmp_path):
-    from lecnn.training.loop import train
-    from lecnn.training.state import Diverged
-
     config = TrainConfig(
         model="linear", epochs=1, limit=2000, optimizer="sgd", lr=1e38,
         data_dir=str(mnist_dir), logdir=str(tmp_path / "run"),
@@ -184,10 +177,6 @@ def test_a_diverging_run_stops_naming_the_loss_the_pass_and_the_update(mnist_dir
 
 
 def test_a_locked_run_folder_names_the_process_holding_it(tmp_path):
-    import os
-
-    from lecnn.training.rundir import RunLock
-
     first, second = RunLock(tmp_path), RunLock(tmp_path)
     first.acquire()
     try:  # flock excludes a second open file, in this process too
