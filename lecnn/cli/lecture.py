@@ -43,10 +43,19 @@ def add_parsers(sub) -> None:
         "LeNet-5 on MNIST",
         description="LeCun 1998's comparison (its Fig. 9) measured here: a table (compare.md), "
         "the figures (compare.json) and a chart (compare.png). The CNN rows train by the paper's "
-        "protocol (20 per-example SDLM passes): about 40 minutes on one CPU thread; --rows, "
-        "--epochs and --limit give a quicker look.",
+        "protocol (20 per-example SDLM passes): about 40 minutes per seed on one CPU thread; "
+        "--rows, --epochs and --limit give a quicker look. --seeds N repeats every row with seeds "
+        "--seed … --seed+N-1 (the table gives mean ± std); --merge joins comparisons run "
+        "separately, e.g. one seed per process.",
     )
     _common(p)
+    p.add_argument("--seeds", type=positive_int, default=1, help="seeds per row (default 1)")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="DIR",
+        help="train nothing: one table in --logdir from these folders' compare.json",
+    )
     add_data_args(p)
     p.add_argument("--limit", type=positive_int, help="train on the first N digits (quick look)")
     p.add_argument("--epochs", type=positive_int, help="passes for every trained classifier")
@@ -90,16 +99,23 @@ def run_lecture(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from lecnn.data import load_mnist
-    from lecnn.device import seed_everything, select_device
+    from lecnn.device import select_device
+    from lecnn.errors import LecnnError
     from lecnn.lecture import compare
     from lecnn.logs.tensorboard import timestamped_run_dir
 
-    device = select_device(args.device)
-    seed_everything(args.seed)
-    data = load_mnist(args.data_dir, dataset=args.dataset)
     out = Path(args.logdir) if args.logdir else timestamped_run_dir("compare")
+    if (out / "compare.json").exists():
+        raise LecnnError(f"{out} already holds a comparison; give --logdir a new folder")
+    if args.merge:
+        rows = compare.merge([Path(d) for d in args.merge], out)
+        print(f"{len(rows)} rows from {len(args.merge)} folders; table: {out / 'compare.md'}")
+        return 0
+    device = select_device(args.device)
+    data = load_mnist(args.data_dir, dataset=args.dataset)
     epochs = dict.fromkeys(compare.ROWS, args.epochs) if args.epochs else None
-    compare.run(data, device, seed=args.seed, epochs=epochs, limit=args.limit, out_dir=out,
+    seeds = range(args.seed, args.seed + args.seeds)
+    compare.run(data, device, seeds=seeds, epochs=epochs, limit=args.limit, out_dir=out,
                 rows=args.rows or compare.ROWS, boost_size=args.boost_size,
                 command=shlex.join(["lecnn", *args.argv]))  # fmt: skip
     print(f"table: {out / 'compare.md'}")

@@ -4,16 +4,19 @@ Fig. 9), measured on MNIST here: test error, training time and classification ti
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 
 from lecnn.data import Digits, prepare
 from lecnn.data.derived import Split
-from lecnn.device import describe_machine
+from lecnn.device import describe_machine, seed_everything
+from lecnn.errors import LecnnError
 from lecnn.lecture import boost, figure9, svm
 from lecnn.lecture.knn import knn_predict
 from lecnn.models.spec import LENET_STEPS
@@ -46,6 +49,7 @@ class Row:
     ms_per_digit: float
     published: float
     settings: str
+    seed: int = 0
 
 
 def _train(
@@ -70,19 +74,35 @@ def _timed_predictions(predict, x: torch.Tensor, device) -> tuple[torch.Tensor, 
     return pred, (time.perf_counter() - start) * 1000 / len(x)
 
 
-def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None = None,
-        limit: int | None = None, out_dir: Path | None = None, log=print,
-        rows: tuple[str, ...] = ROWS, boost_size: int | None = None,
+def run(data: Digits, device: torch.device, seeds: Sequence[int] = (0,),
+        epochs: dict | None = None, limit: int | None = None, out_dir: Path | None = None,
+        log=print, rows: tuple[str, ...] = ROWS, boost_size: int | None = None,
         command: str = "") -> list[Row]:  # fmt: skip
-    """Train and time each classifier in ``rows``; ``epochs`` overrides passes per key (quick
-    runs); ``boost_size``: examples for boosted LeNet-4's second and third nets."""
+    """Train and time each classifier in ``rows`` once per seed in ``seeds``; ``epochs``
+    overrides passes per key (quick runs); ``boost_size``: examples for boosted LeNet-4's second
+    and third nets. With ``out_dir``, the table aggregates the seeds (see ``write``)."""
+    begin = time.perf_counter()
+    out: list[Row] = []
+    for seed in seeds:
+        if len(seeds) > 1:
+            log(f"seed {seed}")
+        seed_everything(seed)
+        out += _one_seed(data, device, seed, epochs, limit, log, rows, boost_size)
+    if out_dir is not None:
+        seconds = time.perf_counter() - begin
+        write(out, out_dir, describe_machine(device), limit, seconds, command)
+    return out
+
+
+def _one_seed(data: Digits, device: torch.device, seed: int, epochs: dict | None,
+              limit: int | None, log, rows: tuple[str, ...],
+              boost_size: int | None) -> list[Row]:  # fmt: skip
     passes = {**PASSES, **(epochs or {})}
     out: list[Row] = []
-    begin = time.perf_counter()
 
     def add(key: str, test_error: float, seconds: float, ms: float, settings: str) -> None:
         what, published = PUBLISHED[key]
-        out.append(Row(key, what, test_error, seconds, ms, published, settings))
+        out.append(Row(key, what, test_error, seconds, ms, published, settings, seed))
         log(f"{what:36s} test error {test_error:6.2%} (1998: {published:5.2%}), trained "
             f"{seconds:7.1f} s, {ms:.4f} ms per digit")  # fmt: skip
 
@@ -146,31 +166,94 @@ def run(data: Digits, device: torch.device, seed: int = 0, epochs: dict | None =
         # the 1998 protocol (the model's own defaults are a quicker batched recipe)
         trained("lenet5", "", "lenet5", optimizer="sdlm", batch_size=1, lr=0.0005,
                 schedule=LENET_STEPS, augment=False)  # fmt: skip
-
-    if out_dir is not None:
-        seconds = time.perf_counter() - begin
-        write(out, out_dir, describe_machine(device), limit, seconds, command)
     return out
+
+
+def _percent(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2%}"
+    return f"{statistics.mean(values):.2%} ± {statistics.stdev(values):.2%}"
+
+
+def _aggregate(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
+    """Each classifier's rows over the seeds, in the paper's order: (first seed's row, all)."""
+    by_key: dict[str, list[Row]] = {}
+    for r in sorted(rows, key=lambda r: (ROWS.index(r.key), r.seed)):
+        by_key.setdefault(r.key, []).append(r)
+    return [(group[0], group) for group in by_key.values()]
 
 
 def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, seconds: float,
           command: str = "") -> None:  # fmt: skip
-    """compare.md, compare.json and compare.png (the paper's Fig. 9 with lecnn beside it)."""
+    """compare.md, compare.json and compare.png (the paper's Fig. 9 with lecnn beside it).
+    Each classifier's test error is the mean ± standard deviation over its seeds (each seed's
+    listed), its times the means; its settings are its first seed's."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    groups = _aggregate(rows)
+    seeds = sorted({r.seed for r in rows})
+    counts = sorted({len(g) for _, g in groups})
+    seed_text = (f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
+                 f"({', '.join(map(str, seeds))})"
+                 + ("" if len(counts) == 1 else " (not every row has every seed)"))  # fmt: skip
+    commands = "; ".join(f"`{c}`" for c in command.split("\n") if c)
     lines = [f"# Classifiers on MNIST, measured on {machine}", "",
-             f"One seed; the whole comparison took {seconds / 60:.1f} min"
+             f"{seed_text}; test error is the mean ± standard deviation over the seeds, times "
+             f"are means, settings are the first seed's. The whole comparison took "
+             f"{seconds / 60:.1f} min"
              + (f" (training on the first {limit:,} digits only)" if limit else "") + "."
-             + (f" Command: `{command}`." if command else ""), "",
-             "| classifier | test error | LeCun 1998 | training time | classification time per digit | settings |",
-             "|---|---:|---:|---:|---:|---|"]  # fmt: skip
-    lines += [f"| {r.what} | {r.test_error:.2%} | {r.published:.2%} | {r.train_seconds:.1f} s | "
-              f"{r.ms_per_digit:.4f} ms | {r.settings} |" for r in rows]  # fmt: skip
+             + (f" Command: {commands}." if commands else ""), "",
+             "| classifier | test error | each seed | LeCun 1998 | training time | classification time per digit | settings |",
+             "|---|---:|---|---:|---:|---:|---|"]  # fmt: skip
+    for first, group in groups:
+        errors = [r.test_error for r in group]
+        each = ", ".join(f"{r.seed}: {r.test_error:.2%}" for r in group)
+        train_s = statistics.mean(r.train_seconds for r in group)
+        ms = statistics.mean(r.ms_per_digit for r in group)
+        lines.append(f"| {first.what} | {_percent(errors)} | {each} | {first.published:.2%} | "
+                     f"{train_s:.1f} s | {ms:.4f} ms | {first.settings} |")  # fmt: skip
     lines += ["", "![test error per classifier, LeCun 1998 beside lecnn](compare.png)"]
     text = "\n".join(lines) + "\n"
     write_atomically(out_dir / "compare.md", lambda f: f.write(text.encode()))
     record = {"machine": machine, "limit": limit, "seconds": seconds, "command": command,
-              "rows": [asdict(r) for r in rows]}  # fmt: skip
+              "seeds": seeds, "rows": [asdict(r) for r in rows]}  # fmt: skip
     body = json.dumps(record, indent=2).encode()
     write_atomically(out_dir / "compare.json", lambda f: f.write(body))
-    figure9.plot([(r.what, r.published, r.test_error) for r in rows], out_dir / "compare.png",
-                 f"MNIST test error: LeCun et al. 1998 (Fig. 9) and lecnn ({machine})")  # fmt: skip
+    means = [(f.what, f.published, statistics.mean(r.test_error for r in g)) for f, g in groups]
+    figure9.plot(means, out_dir / "compare.png",
+                 f"MNIST test error: LeCun et al. 1998 (Fig. 9) and lecnn, mean of "
+                 f"{seed_text} ({machine})")  # fmt: skip
+
+
+def merge(sources: Sequence[Path], out_dir: Path) -> list[Row]:
+    """One table from comparisons run separately (e.g. one seed per process): their rows
+    together, their times added, their commands listed. The same classifier and seed twice, or
+    different ``--limit``s, cannot be merged."""
+    rows: list[Row] = []
+    machines: list[str] = []
+    commands: list[str] = []
+    limits, seconds = set(), 0.0
+    names = {f.name for f in fields(Row)}
+    for src in sources:
+        path = Path(src) / "compare.json"
+        try:
+            record = json.loads(path.read_text())
+            new = [Row(**{k: v for k, v in r.items() if k in names}) for r in record["rows"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise LecnnError(f"{path}: not a comparison lecnn compare wrote ({e}); "
+                             f"name folders that hold its compare.json") from None  # fmt: skip
+        seen = {(r.key, r.seed) for r in rows}
+        twice = sorted({f"{r.key} seed {r.seed}" for r in new if (r.key, r.seed) in seen})
+        if twice:
+            raise LecnnError(f"{path}: {', '.join(twice)} already in an earlier folder; merge "
+                             f"each classifier and seed once")  # fmt: skip
+        rows += new
+        limits.add(record.get("limit"))
+        seconds += float(record.get("seconds", 0.0))
+        if record.get("machine") and record["machine"] not in machines:
+            machines.append(record["machine"])
+        commands += [c for c in str(record.get("command", "")).split("\n") if c]
+    if len(limits) > 1:
+        raise LecnnError("these comparisons trained on different --limit values; merge only "
+                         "comparisons of the same data")  # fmt: skip
+    write(rows, out_dir, "; ".join(machines), limits.pop(), seconds, "\n".join(commands))
+    return rows
