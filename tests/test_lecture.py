@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 import torch
@@ -114,6 +115,51 @@ def test_compare_table(mnist_dir, tmp_path, capsys):
     assert record["seconds"] > sum(r["train_seconds"] for r in rows if r["key"] != "boosted-lenet4")
     png = (tmp_path / "compare.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def _compare(mnist_dir, out, *extra) -> dict:
+    args = ["compare", "--data-dir", str(mnist_dir), "--device", "cpu", "--limit", "500",
+            "--epochs", "1", "--logdir", str(out), *extra]  # fmt: skip
+    assert main(args) == 0
+    return json.loads((out / "compare.json").read_text())
+
+
+def test_compare_seeds_and_merge(mnist_dir, tmp_path, capsys):
+    two = _compare(mnist_dir, tmp_path / "a", "--rows", "linear,knn", "--seeds", "2")
+    assert [(r["key"], r["seed"]) for r in two["rows"]] == [
+        ("linear", 0), ("knn", 0), ("linear", 1), ("knn", 1)
+    ]
+    linear = [r["test_error"] for r in two["rows"] if r["key"] == "linear"]
+    assert linear[0] != linear[1]  # each seed trains its own net
+    # a seed run on its own gives what it gave among others: comparisons merge soundly
+    alone = _compare(mnist_dir, tmp_path / "b", "--rows", "linear", "--seed", "1")
+    assert alone["rows"][0]["test_error"] == linear[1]
+    three = _compare(mnist_dir, tmp_path / "c", "--rows", "linear", "--seed", "2")
+    err = three["rows"][0]["test_error"]
+    capsys.readouterr()
+
+    merged = tmp_path / "merged"
+    assert main(["compare", "--merge", str(tmp_path / "a"), str(tmp_path / "c"),
+                 "--logdir", str(merged)]) == 0  # fmt: skip
+    record = json.loads((merged / "compare.json").read_text())
+    assert record["seeds"] == [0, 1, 2] and len(record["rows"]) == 5
+    assert record["seconds"] == two["seconds"] + three["seconds"]
+    table = (merged / "compare.md").read_text()
+    errors = [*linear, err]
+    mean, std = statistics.mean(errors), statistics.stdev(errors)
+    assert f"| linear classifier | {mean:.2%} ± {std:.2%} | 0: {linear[0]:.2%}, 1: " in table
+    assert "3 seeds (0, 1, 2) (not every row has every seed)" in table
+    assert table.count("`lecnn compare") == 2  # both commands
+    assert (merged / "compare.png").read_bytes()[:4] == b"\x89PNG"
+
+    # the same seed twice, a folder without a comparison, an occupied --logdir: one line, exit 2
+    for sources, out, message in (
+        ([tmp_path / "a", tmp_path / "b"], tmp_path / "m2", "linear seed 1 already in"),
+        ([tmp_path / "nothing"], tmp_path / "m3", "not a comparison lecnn compare wrote"),
+        ([tmp_path / "a"], merged, "already holds a comparison"),
+    ):
+        code = main(["compare", "--merge", *map(str, sources), "--logdir", str(out)])
+        assert code == 2 and message in capsys.readouterr().err
 
 
 def test_boosting_filters_half_wrong_half_right_and_only_disagreements(mnist):
