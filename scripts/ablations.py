@@ -31,7 +31,8 @@ MODERN = (
 #: protocol → (the paper's or our bar, baseline summaries' glob, the baseline's command)
 PROTOCOLS = {
     "faithful": ("paper 0.95%", "lenet5-faithful-manual-seed*.json", "lecnn reproduce lenet5"),
-    "distort": ("paper 0.8%", "lenet5-distort-manual-seed*.json", "lecnn reproduce lenet5 --distort"),
+    "distort": ("paper 0.8%", "lenet5-distort-paper-manual-seed*.json",
+                "lecnn reproduce lenet5 --distort"),
     "lenet5-modern": ("our bar 0.6%", "superseded/lenet5-modern-autograd-seed*.json",
                       "lecnn reproduce lenet5 --variant modern --impl autograd (8 passes then)"),
     "lecun1989-modern": ("our bar 1.5%", "superseded/lecun1989-modern-autograd-seed*.json",
@@ -46,7 +47,7 @@ class Ablation:
     change: str
     flags: str  # added to BASE (a later flag wins over BASE's)
     why: str = ""
-    variant: str = ""  # run as this reproduction variant (lecnn reproduce): read its summaries
+    summaries: str = ""  # measured by lecnn reproduce: these summaries (runs/summaries/...)
 
 
 ABLATIONS = (
@@ -68,12 +69,10 @@ ABLATIONS = (
              "SDLM's curvature on 2,000 examples per pass instead of 500",
              "--optimizer sdlm:samples=2000"),
     Ablation("distort-affine", "distort",
-             "lecnn's earlier distortions: rotation ±10°, shifts ±10% of the field, x/y scale "
-             "0.9–1.1, shear ±0.15 (the committed distort rows)", "--augment --augment-kind affine"),
-    Ablation("distort-paper", "distort",
-             "the paper's distortions: shifts ±2 px, scale 1 ± 0.1, squeeze 1 ± 0.1, horizontal "
-             "shear ±0.15, no rotation", "--augment --augment-kind paper",
-             variant="distort-paper"),
+             "lecnn's own affine distortions instead of the paper's kinds: rotation ±10°, shifts "
+             "±10% of the field, x/y scale 0.9–1.1, shear ±0.15 (the reproduction's distortion "
+             "protocol until it took the paper's)", "--augment --augment-kind affine",
+             summaries="superseded/lenet5-distort-manual-seed*.json"),
     Ablation("distort-paper-half", "distort", "the paper's distortions at half strength",
              "--augment --augment-kind paper:strength=0.5"),
     Ablation("lenet5-modern-e20", "lenet5-modern", "20 passes instead of 8 (affine distortions)",
@@ -93,18 +92,14 @@ def command(a: Ablation, seed: int | str) -> str:
     if a.protocol.endswith("modern"):
         model = a.protocol
         return f"{MODERN.format(model=model, seed=seed, name=a.name)} {a.flags}"
-    if a.variant:
-        return (f"OMP_NUM_THREADS=1 lecnn reproduce lenet5 --variant {a.variant} --impl manual "
-                f"--seeds 3 --no-progress")  # fmt: skip
     return f"{BASE.format(seed=seed, name=a.name)} {a.flags}"
 
 
 def commands(seeds: int) -> list[str]:
     out = []
     for a in ABLATIONS:
-        if a.name == "distort-affine":  # measured by lecnn reproduce lenet5 --distort
-            continue
-        out += [command(a, "")] if a.variant else [command(a, s) for s in range(seeds)]
+        if not a.summaries:  # the others were measured by earlier reproductions
+            out += [command(a, s) for s in range(seeds)]
     return out
 
 
@@ -159,14 +154,13 @@ def report(machine: str) -> str:
     ]
     for variant, (bar, pattern, cmd) in PROTOCOLS.items():
         what = "none: the reproduction's protocol" + (
-            " (affine distortions)" if variant == "distort" else ""
+            " (the paper's kinds of distortion)" if variant == "distort" else ""
         )
         lines.append(f"| {variant} ({bar}) | {what} | {_cells(_baseline(pattern))} | `{cmd}` |")
         for a in ABLATIONS:
-            if a.protocol != variant or a.name == "distort-affine":
+            if a.protocol != variant:
                 continue
-            summaries = f"lenet5-{a.variant}-manual-seed*.json"
-            runs = _baseline(summaries) if a.variant else _measured(a.name)
+            runs = _baseline(a.summaries) if a.summaries else _measured(a.name)
             lines.append(f"| {variant} | {a.change} | {_cells(runs)} | `{command(a, 'S')}` |")
     return "\n".join(lines) + "\n"
 

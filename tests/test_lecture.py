@@ -127,7 +127,10 @@ def _compare(mnist_dir, out, *extra) -> dict:
 def test_compare_seeds_and_merge(mnist_dir, tmp_path, capsys):
     two = _compare(mnist_dir, tmp_path / "a", "--rows", "linear,knn", "--seeds", "2")
     assert [(r["key"], r["seed"]) for r in two["rows"]] == [
-        ("linear", 0), ("knn", 0), ("linear", 1), ("knn", 1)
+        ("linear", 0),
+        ("knn", 0),
+        ("linear", 1),
+        ("knn", 1),
     ]
     linear = [r["test_error"] for r in two["rows"] if r["key"] == "linear"]
     assert linear[0] != linear[1]  # each seed trains its own net

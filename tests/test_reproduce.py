@@ -69,3 +69,19 @@ def test_zero_seeds_is_one_line_exit_2(capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--seeds 0: must be at least 1" in err[0]
     assert not (tmp_path / "REPRODUCTION.md").exists()
+
+
+def test_distort_runs_the_papers_kind_of_distortion(mnist_dir, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    args = ["reproduce", "lenet5", "--distort", "--impl", "manual", "--epochs", "1", "--limit",
+            "100", "--seeds", "1", "--runs-dir", str(runs), "--data-dir", str(mnist_dir),
+            "--no-progress", "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    [summary] = (runs / "summaries").glob("*.json")
+    assert summary.name == "lenet5-distort-paper-manual-seed0.json"
+    assert PROTOCOLS["lenet5/distort-paper"].config["augment_kind"] == "paper"
+    assert "lenet5/distort" not in PROTOCOLS  # lecnn's affine kind is an ablation now
+    report = (runs / "REPRODUCTION.md").read_text()
+    assert (
+        "**distort-paper** — LeNet-5 trained on digits distorted as the paper describes" in report
+    )

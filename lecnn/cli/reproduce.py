@@ -18,16 +18,15 @@ def add_parsers(sub) -> None:
         "reproduce",
         help="reproduce LeCun 1989 or LeNet-5 (1998) and write runs/REPRODUCTION.md",
         description="Run a paper's protocol for several seeds and implementations, then write the "
-        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort|distort-paper|modern.",
+        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort-paper|modern.",
     )
     p.add_argument("paper", choices=["lecun1989", "lenet5"])
     p.add_argument(
         "--variant",
         default="faithful",
-        help="faithful (default), modern, distort (lecnn's affine distortions) or distort-paper "
-        "(the 1998 paper's kinds of distortion)",
+        help="faithful (default), modern or distort-paper (the 1998 paper's kinds of distortion)",
     )
-    p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort")
+    p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort-paper")
     p.add_argument("--impl", default="both", choices=["both", *IMPLS])
     p.add_argument("--device", default="auto")
     p.add_argument(
@@ -67,7 +66,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.training.distributed import gather_objects, join, launched
     from lecnn.training.resume import first_line
 
-    variant = "distort" if args.distort else args.variant
+    variant = "distort-paper" if args.distort else args.variant
     if args.distort and args.paper != "lenet5":
         raise LecnnError("--distort applies to lenet5 only")
     if args.seeds < 1:  # zero seeds would write a report of nothing

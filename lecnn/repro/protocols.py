@@ -97,20 +97,6 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
         Protocol(
             "lenet5",
-            "distort",
-            "LeNet-5 trained on digits distorted by lecnn's affine maps (with rotation)",
-            {**_LENET5, "augment": True, "augment_kind": "affine"},
-            (Published("LeCun et al. 1998, with distortions", 0.008, 80),),
-            _LENET5_DEPARTURES
-            + (
-                "lecnn's affine distortions: rotation ±10°, shifts ±10% of the field, x/y scale "
-                "0.9–1.1, shear ±0.15 — stronger than the paper's, which have no rotation.",
-                "Distortions are generated on the fly each pass (the paper added 540,000 fixed "
-                "distorted copies).",
-            ),
-        ),
-        Protocol(
-            "lenet5",
             "distort-paper",
             "LeNet-5 trained on digits distorted as the paper describes (no rotation)",
             {**_LENET5, "augment": True, "augment_kind": "paper"},
