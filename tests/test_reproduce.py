@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lecnn.cli import main
+from lecnn.errors import LecnnError
 from lecnn.repro.protocols import PROTOCOLS
 
 
@@ -85,3 +88,20 @@ def test_distort_runs_the_papers_kind_of_distortion(mnist_dir, tmp_path, capsys)
     assert (
         "**distort-paper** — LeNet-5 trained on digits distorted as the paper describes" in report
     )
+
+
+def test_a_failed_report_write_keeps_the_previous_report(tmp_path, monkeypatch):
+    from lecnn.repro import report
+
+    (tmp_path / "summaries").mkdir()
+    previous = tmp_path / "REPRODUCTION.md"
+    previous.write_text("the previous report\n")
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lecnn.training.checkpoint.os.fsync", full_disk)
+    with pytest.raises(LecnnError, match="the disk is full; the previous REPRODUCTION.md is kept"):
+        report.write_report(tmp_path)
+    assert previous.read_text() == "the previous report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REPRODUCTION.md", "summaries"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lecnn.repro.protocols import PROTOCOLS
+from lecnn.training.checkpoint import write_atomically
 
 PAPERS = {
     "lecun1989": "LeCun et al. 1989, “Backpropagation Applied to Handwritten Zip Code Recognition”",
@@ -155,5 +156,5 @@ def write_report(runs_dir: str | Path = "runs", failed: list[str] | None = None)
     if failed:
         lines += ["## Runs that failed", ""] + [f"- {f}" for f in failed] + [""]
     out = runs_dir / "REPRODUCTION.md"
-    out.write_text("\n".join(lines) + "\n")
-    return out
+    text = ("\n".join(lines) + "\n").encode()
+    return write_atomically(out, lambda f: f.write(text))

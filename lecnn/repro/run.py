@@ -10,6 +10,7 @@ from typing import Any
 
 from lecnn.device import describe_machine, select_device
 from lecnn.repro.protocols import Protocol
+from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
 
@@ -77,6 +78,6 @@ def run_one(
         "run_dir": str(result.run_dir),
     }
     out = runs_dir / "summaries" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2) + "\n")
+    body = (json.dumps(summary, indent=2) + "\n").encode()
+    write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
     return summary
