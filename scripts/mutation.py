@@ -6,6 +6,7 @@ score per package to runs/bench/mutation.txt.
     python scripts/mutation.py --jobs 2 --mutants 'lecnn.manual*'   # one package
     python scripts/mutation.py --jobs 2 --sample 0.2 # a seeded fifth of every file's mutants
     python scripts/mutation.py --report-only      # score an existing mutants/ folder again
+    python scripts/mutation.py --jobs 2 --sample 0.1 --survivors  # rerun the sample's survivors
 
 Not part of CI. A full run does not fit an hour on 2 cores with this suite (runs/bench/mutation.txt
 says how long it was estimated to take); ``--sample F`` checks a seeded random fraction F of each
@@ -92,6 +93,47 @@ def sample(names: dict[str, list[str]], fraction: float, seed: int) -> list[str]
     return picked
 
 
+def _function(mutant: str) -> str:
+    """``lecnn.training.loop.xǁTrainerǁrun__mutmut_80`` → ``xǁTrainerǁrun`` (mutmut's key)."""
+    return mutant.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
+
+
+def snapshot(mutants: Path) -> dict[str, dict]:
+    """Every mutated file's .meta as it is now (mutmut forgets all results when it regenerates
+    the mutants, which it does at the start of every run)."""
+    return {
+        m.relative_to(mutants).as_posix(): json.loads(m.read_text())
+        for m in sorted(mutants.glob("lecnn/**/*.py.meta"))
+    }
+
+
+def restore(mutants: Path, before: dict[str, dict], rerun: set[str]) -> int:
+    """Give the mutants that were not rerun their results from ``before`` where their function
+    is unchanged (mutmut's hash of it is the same), so a rerun of some mutants keeps the others'
+    results. Those results are from the earlier tests: tests added since can only kill more.
+    Returns how many results were given back."""
+    given = 0
+    for rel, old in before.items():
+        path = mutants / rel
+        if not path.exists():
+            continue
+        new = json.loads(path.read_text())
+        hashes = new.get("hash_by_function_name", {})
+        same = {f for f, h in old.get("hash_by_function_name", {}).items() if hashes.get(f) == h}
+        codes = new["exit_code_by_key"]
+        for name, code in old["exit_code_by_key"].items():
+            if name in rerun or code is None or codes.get(name, 0) is not None:
+                continue  # rerun, never checked, gone, or checked again now
+            if _function(name) in same:
+                codes[name] = code
+                for key in ("durations_by_key", "estimated_durations_by_key"):
+                    if name in old.get(key, {}):
+                        new.setdefault(key, {})[name] = old[key][name]
+                given += 1
+        path.write_text(json.dumps(new, indent=4))
+    return given
+
+
 def score(c: Counter) -> tuple[int, int]:
     """(killed, scored): killed includes timeouts and crashes; unscored: no tests, not checked."""
     killed = c["killed"] + c["timeout"] + c["segfault"] + c["type check"]
@@ -99,8 +141,13 @@ def score(c: Counter) -> tuple[int, int]:
 
 
 def report(
-    counts: dict[str, Counter], seconds: float | None, command: str, fraction: float = 1.0
+    counts: dict[str, Counter],
+    seconds: float | None,
+    command: str,
+    fraction: float = 1.0,
+    estimate: bool = True,
 ) -> str:
+    """The scores per package; ``estimate``: scale the time to a full run (not for a rerun)."""
     lines = [
         f"mutation testing with mutmut on {platform.machine()} ({os.cpu_count()} cores), "
         f"torch {torch.__version__}",
@@ -113,7 +160,7 @@ def report(
             f"a sample of {100 * fraction:g}% of each file's mutants; 'mutants' counts the sample"
             + (
                 f"; a full run would take about {seconds / fraction / 60:.0f} min"
-                if seconds
+                if seconds and estimate
                 else ""
             )
         )
@@ -169,22 +216,41 @@ def main() -> int:
     )
     ap.add_argument("--sample", type=float, help="check this fraction of each file's mutants")
     ap.add_argument("--seed", type=int, default=0, help="which sample (default 0)")
+    ap.add_argument(
+        "--survivors",
+        action="store_true",
+        help="rerun only the mutants that survived last time (of the sample, with --sample), "
+        "keeping every other result",
+    )
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench" / "mutation.txt"))
     args = ap.parse_args()
     if args.sample is not None and not 0 < args.sample <= 1:
         ap.error(f"--sample {args.sample}: give a fraction in (0, 1]")
+    if args.survivors and (args.report_only or args.mutants):
+        ap.error("--survivors picks the mutants itself: without --report-only or --mutants")
     seconds = None
     command = " ".join(["mutmut run --max-children", str(args.jobs), *args.mutants])
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     only = None
+    before = snapshot(ROOT / "mutants") if args.survivors else {}
     if args.sample is not None:
-        if not args.report_only:
+        if not args.report_only and not args.survivors:
             generate(env)
         args.mutants = sample(mutant_names(ROOT / "mutants"), args.sample, args.seed)
         only = set(args.mutants)
         command = (
             f"python scripts/mutation.py --jobs {args.jobs} --sample {args.sample} --seed "
             f"{args.seed} (mutmut run on {len(args.mutants)} mutants)"
+        )
+    if args.survivors:
+        survivors = collect(ROOT / "mutants", only)
+        args.mutants = sorted(n for pkg in PACKAGES for n in survivors["survivors:" + pkg])
+        if not args.mutants:
+            raise SystemExit("no survivors in mutants/ to rerun: run the mutants first")
+        command = (
+            f"python scripts/mutation.py --jobs {args.jobs}"
+            + (f" --sample {args.sample} --seed {args.seed}" if args.sample else "")
+            + f" --survivors (mutmut run on the {len(args.mutants)} survivors)"
         )
     if not args.report_only:
         start = time.perf_counter()
@@ -202,10 +268,14 @@ def main() -> int:
             env=env,
         )
         seconds = time.perf_counter() - start
+        if before:
+            kept = restore(ROOT / "mutants", before, set(args.mutants))
+            print(f"kept the earlier results of {kept} mutants not rerun")
         if proc.returncode != 0:
             sys.stderr.write(f"mutmut exited with {proc.returncode}\n")
             return proc.returncode
-    text = report(collect(ROOT / "mutants", only), seconds, command, args.sample or 1.0)
+    counts = collect(ROOT / "mutants", only)
+    text = report(counts, seconds, command, args.sample or 1.0, estimate=not args.survivors)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text.split("\n\n")[1])

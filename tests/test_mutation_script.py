@@ -58,3 +58,34 @@ def test_collect_counts_only_the_sample_and_names_the_survivors(tmp_path):
         "lecnn/data/y.py": ["d1", "d2"],
         "lecnn/manual/x.py": ["m1", "m2", "m3", "m4"],
     }
+
+
+def test_a_rerun_keeps_the_other_mutants_results_where_their_function_is_unchanged(tmp_path):
+    def meta(codes: dict, hashes: dict) -> None:
+        path = tmp_path / "lecnn/manual/x.py.meta"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        durations = {k: 2.0 for k, v in codes.items() if v is not None}
+        path.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": hashes,
+                                    "durations_by_key": durations}))  # fmt: skip
+
+    m = "lecnn.manual.x.xǁLayerǁforward__mutmut_"
+    f = "lecnn.manual.x.x_helper__mutmut_"
+    meta({m + "1": 1, m + "2": 0, m + "3": None, m + "4": 0, f + "1": 1, f + "2": 0},
+         {"xǁLayerǁforward": "aaa", "x_helper": "bbb"})  # fmt: skip
+    before = mutation.snapshot(tmp_path)
+    # mutmut regenerated (every result forgotten), x_helper changed, m2 rerun and now killed,
+    # m4's rerun stopped before it was checked
+    meta({m + "1": None, m + "2": 1, m + "3": None, m + "4": None, f + "1": None, f + "2": None},
+         {"xǁLayerǁforward": "aaa", "x_helper": "ccc"})  # fmt: skip
+    assert mutation.restore(tmp_path, before, rerun={m + "2", m + "4"}) == 1
+    after = json.loads((tmp_path / "lecnn/manual/x.py.meta").read_text())
+    assert after["exit_code_by_key"] == {
+        m + "1": 1,  # kept: its function is the same
+        m + "2": 1,  # the rerun's result, not the old survival
+        m + "3": None,  # never checked
+        m + "4": None,  # rerun but not reached: unchecked, not the old result
+        f + "1": None,  # its function changed: the old result no longer describes it
+        f + "2": None,
+    }
+    assert after["durations_by_key"][m + "1"] == 2.0
+    assert mutation._function(m + "12") == "xǁLayerǁforward"
