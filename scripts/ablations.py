@@ -68,6 +68,9 @@ ABLATIONS = (
     Ablation("sdlm-samples-2000", "faithful",
              "SDLM's curvature on 2,000 examples per pass instead of 500",
              "--optimizer sdlm:samples=2000"),
+    Ablation("sdlm-mu-0.1-samples-2000", "faithful",
+             "SDLM's μ = 0.1 and its curvature on 2,000 examples per pass, together",
+             "--optimizer sdlm:mu=0.1,samples=2000"),
     Ablation("distort-affine", "distort",
              "lecnn's own affine distortions instead of the paper's kinds: rotation ±10°, shifts "
              "±10% of the field, x/y scale 0.9–1.1, shear ±0.15 (the reproduction's distortion "
