@@ -7,6 +7,7 @@ score per package to runs/bench/mutation.txt.
     python scripts/mutation.py --jobs 2 --sample 0.2 # a seeded fifth of every file's mutants
     python scripts/mutation.py --report-only      # score an existing mutants/ folder again
     python scripts/mutation.py --jobs 2 --sample 0.1 --survivors  # rerun the sample's survivors
+    python scripts/mutation.py --sample 0.1 --survivors --mutants 'lecnn.manual*'  # some of them
 
 Not part of CI. A full run does not fit an hour on 2 cores with this suite (runs/bench/mutation.txt
 says how long it was estimated to take); ``--sample F`` checks a seeded random fraction F of each
@@ -20,6 +21,7 @@ with it, "survived" when every test passes, "no tests" when no selected test rea
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import math
 import os
@@ -219,20 +221,21 @@ def main() -> int:
     ap.add_argument(
         "--survivors",
         action="store_true",
-        help="rerun only the mutants that survived last time (of the sample, with --sample), "
-        "keeping every other result",
+        help="rerun only the mutants that survived last time (of the sample, with --sample; "
+        "of those matching --mutants, with --mutants), keeping every other result",
     )
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench" / "mutation.txt"))
     args = ap.parse_args()
     if args.sample is not None and not 0 < args.sample <= 1:
         ap.error(f"--sample {args.sample}: give a fraction in (0, 1]")
-    if args.survivors and (args.report_only or args.mutants):
-        ap.error("--survivors picks the mutants itself: without --report-only or --mutants")
+    if args.survivors and args.report_only:
+        ap.error("--survivors reruns mutants: without --report-only")
     seconds = None
     command = " ".join(["mutmut run --max-children", str(args.jobs), *args.mutants])
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     only = None
     before = snapshot(ROOT / "mutants") if args.survivors else {}
+    globs = args.mutants or ["*"]  # with --survivors: which survivors to rerun
     if args.sample is not None:
         if not args.report_only and not args.survivors:
             generate(env)
@@ -244,7 +247,12 @@ def main() -> int:
         )
     if args.survivors:
         survivors = collect(ROOT / "mutants", only)
-        args.mutants = sorted(n for pkg in PACKAGES for n in survivors["survivors:" + pkg])
+        args.mutants = sorted(
+            n
+            for pkg in PACKAGES
+            for n in survivors["survivors:" + pkg]
+            if any(fnmatch.fnmatchcase(n, g) for g in globs)
+        )
         if not args.mutants:
             raise SystemExit("no survivors in mutants/ to rerun: run the mutants first")
         command = (
