@@ -153,6 +153,7 @@ def test_compare_seeds_and_merge(mnist_dir, tmp_path, capsys):
     assert f"| linear classifier | {mean:.2%} ± {std:.2%} | 0: {linear[0]:.2%}, 1: " in table
     assert "3 seeds (0, 1, 2) (not every row has every seed)" in table
     assert table.count("`lecnn compare") == 2  # both commands
+    assert f"Its 2 runs took {record['seconds'] / 60:.1f} min added together" in table
     assert (merged / "compare.png").read_bytes()[:4] == b"\x89PNG"
 
     # the same seed twice, a folder without a comparison, an occupied --logdir: one line, exit 2

@@ -195,11 +195,13 @@ def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, secon
     seed_text = (f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
                  f"({', '.join(map(str, seeds))})"
                  + ("" if len(counts) == 1 else " (not every row has every seed)"))  # fmt: skip
-    commands = "; ".join(f"`{c}`" for c in command.split("\n") if c)
+    runs = [c for c in command.split("\n") if c]
+    commands = "; ".join(f"`{c}`" for c in runs)
+    took = (f"Its {len(runs)} runs took {seconds / 60:.1f} min added together"
+            if len(runs) > 1 else f"The whole comparison took {seconds / 60:.1f} min")  # fmt: skip
     lines = [f"# Classifiers on MNIST, measured on {machine}", "",
              f"{seed_text}; test error is the mean ± standard deviation over the seeds, times "
-             f"are means, settings are the first seed's. The whole comparison took "
-             f"{seconds / 60:.1f} min"
+             f"are means, settings are the first seed's. {took}"
              + (f" (training on the first {limit:,} digits only)" if limit else "") + "."
              + (f" Command: {commands}." if commands else ""), "",
              "| classifier | test error | each seed | LeCun 1998 | training time | classification time per digit | settings |",
