@@ -175,12 +175,12 @@ def _percent(values: list[float]) -> str:
     return f"{statistics.mean(values):.2%} ± {statistics.stdev(values):.2%}"
 
 
-def _aggregate(rows: list[Row]) -> list[tuple[Row, list[Row]]]:
-    """Each classifier's rows over the seeds, in the paper's order: (first seed's row, all)."""
+def _aggregate(rows: list[Row]) -> list[list[Row]]:
+    """Each classifier's rows, ordered by seed, the classifiers in the paper's order."""
     by_key: dict[str, list[Row]] = {}
     for r in sorted(rows, key=lambda r: (ROWS.index(r.key), r.seed)):
         by_key.setdefault(r.key, []).append(r)
-    return [(group[0], group) for group in by_key.values()]
+    return list(by_key.values())
 
 
 def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, seconds: float,
@@ -191,7 +191,7 @@ def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, secon
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = _aggregate(rows)
     seeds = sorted({r.seed for r in rows})
-    counts = sorted({len(g) for _, g in groups})
+    counts = sorted({len(g) for g in groups})
     seed_text = (f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
                  f"({', '.join(map(str, seeds))})"
                  + ("" if len(counts) == 1 else " (not every row has every seed)"))  # fmt: skip
@@ -206,7 +206,8 @@ def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, secon
              + (f" Command: {commands}." if commands else ""), "",
              "| classifier | test error | each seed | LeCun 1998 | training time | classification time per digit | settings |",
              "|---|---:|---|---:|---:|---:|---|"]  # fmt: skip
-    for first, group in groups:
+    for group in groups:
+        first = group[0]
         errors = [r.test_error for r in group]
         each = ", ".join(f"{r.seed}: {r.test_error:.2%}" for r in group)
         train_s = statistics.mean(r.train_seconds for r in group)
@@ -220,7 +221,7 @@ def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, secon
               "seeds": seeds, "rows": [asdict(r) for r in rows]}  # fmt: skip
     body = json.dumps(record, indent=2).encode()
     write_atomically(out_dir / "compare.json", lambda f: f.write(body))
-    means = [(f.what, f.published, statistics.mean(r.test_error for r in g)) for f, g in groups]
+    means = [(g[0].what, g[0].published, statistics.mean(r.test_error for r in g)) for g in groups]
     figure9.plot(means, out_dir / "compare.png",
                  f"MNIST test error: LeCun et al. 1998 (Fig. 9) and lecnn, mean of "
                  f"{seed_text} ({machine})")  # fmt: skip
