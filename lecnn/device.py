@@ -1,12 +1,11 @@
-"""Device selection, seeding and determinism."""
+"""Device selection and determinism (every random draw comes from a generator its run owns:
+nothing here seeds torch's global one)."""
 
 from __future__ import annotations
 
 import os
 import platform
-import random
 
-import numpy as np
 import torch
 
 from lecnn.errors import LecnnError
@@ -71,13 +70,6 @@ def describe_machine(device: torch.device) -> str:
     """The device, the host and torch's version: what a measured number is tagged with."""
     host = f"{platform.machine()}, {os.cpu_count()} cores"
     return f"{describe_device(device)}; host {host}; torch {torch.__version__}"
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def set_deterministic(enabled: bool) -> None:

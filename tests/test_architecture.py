@@ -78,3 +78,90 @@ def test_every_parity_case_has_a_curvature_pass_and_counts():
         assert set(layer.hess) == set(layer.params), case.name
         assert all((h >= 0).all() for h in layer.hess.values()), case.name
         assert isinstance(layer.counts(x, y), Counts)
+
+
+#: torch's functions and tensor methods that draw random numbers: each takes ``generator=``
+DRAWS = {
+    "rand", "randn", "randint", "randperm", "bernoulli", "normal", "multinomial", "poisson",
+    "rand_like", "randn_like", "randint_like",
+    "uniform_", "normal_", "bernoulli_", "random_", "exponential_", "geometric_", "cauchy_",
+    "log_normal_",
+}  # fmt: skip
+#: calls that read or move a process-wide generator
+GLOBAL = {"manual_seed", "seed", "set_rng_state", "get_rng_state", "initial_seed"}
+
+
+def global_draws(source: str) -> list[str]:
+    """The calls in ``source`` that draw from or reseed a generator nobody passed in."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        owner = func.value if isinstance(func, ast.Attribute) else None
+        owner_name = getattr(owner, "id", getattr(owner, "attr", ""))
+        keywords = {k.arg for k in node.keywords}
+        if name in DRAWS and "generator" not in keywords:
+            found.append(f"line {node.lineno}: {name}() without generator=")
+        elif name in GLOBAL and owner_name in ("torch", "random", "cuda"):
+            found.append(f"line {node.lineno}: {owner_name}.{name}()")
+        elif (
+            isinstance(owner, ast.Attribute)
+            and owner.attr == "random"
+            and getattr(owner.value, "id", "") in ("np", "numpy")
+        ):
+            found.append(f"line {node.lineno}: np.random.{name}()")
+    return found
+
+
+def test_the_checker_finds_global_draws():
+    planted = "torch.manual_seed(0)\nx = torch.rand(3)\nw.uniform_(-1, 1)\nnp.random.seed(1)\n"
+    assert len(global_draws(planted)) == 4
+    assert global_draws("x = torch.rand(3, generator=g)\nw.uniform_(0, 1, generator=g)\n") == []
+
+
+def test_nothing_in_lecnn_uses_the_global_generator():
+    """Every random draw comes from a generator its caller owns (a run's, a check's, a lecture
+    step's): no ``torch.manual_seed``, no draw without ``generator=``."""
+    found = {
+        str(path.relative_to(LECNN)): hits
+        for path in sorted(LECNN.rglob("*.py"))
+        if (hits := global_draws(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
+
+
+def test_every_layer_with_weights_defines_its_initialisation():
+    """A layer with parameters says how they start (``reset_parameters(scheme, generator)``) and
+    draws them from the generator it is given: the same generator state, the same weights."""
+    import torch
+
+    from lecnn.checks import parity
+    from lecnn.manual import Layer
+
+    seen = set()
+    for case in parity.layer_cases():
+        layer = case.make()
+        if not layer.params:
+            continue
+        seen.add(type(layer))
+        assert type(layer).reset_parameters is not Layer.reset_parameters, case.name
+        for scheme in ("torch", "lenet5"):
+            layer.reset_parameters(scheme, torch.Generator().manual_seed(1))
+            a = {k: v.clone() for k, v in layer.params.items()}
+            layer.reset_parameters(scheme, torch.Generator().manual_seed(1))
+            assert all(torch.equal(a[k], layer.params[k]) for k in a), (case.name, scheme)
+    assert {c.__name__ for c in seen} >= {"Linear", "Conv2d", "Subsampling"}
+
+    class Weighted(Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.params["weight"] = torch.zeros(2)
+
+    try:
+        Weighted().reset_parameters("torch")
+    except NotImplementedError as e:
+        assert "does not define its initialisation" in str(e)
+    else:
+        raise AssertionError("a layer with weights and no initialisation was accepted")

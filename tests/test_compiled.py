@@ -62,7 +62,11 @@ def test_compiled_and_eager_take_the_same_steps(
     # fewer updates per call than a real run: each unrolled update adds compile time
     monkeypatch.setitem(compiled.PER_CALL, "cpu", per_call)
     eager, eager_losses = _run(model, impl, settings, data64, tmp_path, "off")
+    before = torch.get_rng_state()
     comp, comp_losses = _run(model, impl, settings, data64, tmp_path, "on")
+    # the compiled program draws its dropout masks from the run's generator, lent to torch's
+    # default one for each call and taken back: the default one is left as it was
+    assert torch.equal(torch.get_rng_state(), before)
     assert not eager.compiled and comp.compiled
     assert comp.update is not None and comp.update.per_call == per_call
     # every update reported, in order, and the optimizer counted them all

@@ -9,7 +9,7 @@ import torch
 from lecnn import manual as M
 from lecnn.checks.parity import Row, compare
 from lecnn.manual.hessian import diagonal_hessian
-from lecnn.models.build import MANUAL, build_autograd
+from lecnn.models.build import build_autograd, make_layer
 from lecnn.models.spec import L, ModelSpec, TrainDefaults
 
 
@@ -80,9 +80,8 @@ def exact_gauss_newton(spec: ModelSpec, state: dict, x: torch.Tensor) -> dict[st
 def chain_estimates(name: str, dtype: torch.dtype = torch.float64):
     """The hand-written estimates and the exact diagonal of chain ``name`` (random weights)."""
     layers, shape = CHAINS[name]
-    torch.manual_seed(0)
-    net = M.Sequential(*(MANUAL[layer.kind](**layer.kwargs) for layer in layers)).to(dtype=dtype)
     g = torch.Generator().manual_seed(1)
+    net = M.Sequential(*(make_layer(layer, g) for layer in layers)).to(dtype=dtype)
     for layer in net.layers:
         for k, p in layer.params.items():
             layer.params[k] = torch.randn(p.shape, generator=g, dtype=dtype)

@@ -246,12 +246,12 @@ def randomize(layer: Layer, g: torch.Generator) -> None:
 
 
 def build_pair(case: LayerCase, device, dtype, seed: int = 0) -> tuple[Layer, tnn.Module]:
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    layer = case.make()
-    randomize(layer, g)
-    layer.to(device=device, dtype=dtype)
-    twin = case.twin(layer).to(device=device, dtype=dtype)
+    with torch.random.fork_rng(devices=[]):  # their own initial weights are replaced below
+        layer, twin = case.make(), None
+        randomize(layer, g)
+        layer.to(device=device, dtype=dtype)
+        twin = case.twin(layer).to(device=device, dtype=dtype)
     twin.load_state_dict(layer.state_dict())
     return layer, twin
 

@@ -73,11 +73,10 @@ def add_parsers(sub) -> None:
 
 
 def run_lecture(args: argparse.Namespace) -> int:
-    from lecnn.device import seed_everything, select_device
+    from lecnn.device import select_device
     from lecnn.lecture import capacity, linreg, logistic, sgd, xor
 
     device = select_device(args.device)
-    seed_everything(args.seed)
     if args.step == "linreg":
         linreg.run(args.logdir, seed=args.seed)
     elif args.step == "logistic":

@@ -1,6 +1,12 @@
 """Data: verified MNIST-format loading, network inputs on a device, and device-side batching."""
 
-from lecnn.data.batches import DigitsDataset, batch_indices, make_generator, pass_order
+from lecnn.data.batches import (
+    DigitsDataset,
+    batch_indices,
+    derived_seed,
+    make_generator,
+    pass_order,
+)
 from lecnn.data.derived import (
     INPUTS,
     MNIST_MEAN,
@@ -30,6 +36,7 @@ __all__ = [
     "Prepared",
     "Split",
     "batch_indices",
+    "derived_seed",
     "default_data_dir",
     "lenet28",
     "lenet32",

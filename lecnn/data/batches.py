@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import torch
@@ -17,6 +18,13 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
     except RuntimeError:
         g = torch.Generator()
     return g.manual_seed(seed)
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """A seed of its own for each ``purpose`` of a run's ``seed`` (its dropout masks, say), so
+    two generators of one run do not draw the same numbers."""
+    digest = hashlib.sha256(f"{seed}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def pass_order(

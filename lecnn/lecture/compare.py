@@ -15,7 +15,7 @@ import torch
 
 from lecnn.data import Digits, prepare
 from lecnn.data.derived import Split
-from lecnn.device import describe_machine, seed_everything
+from lecnn.device import describe_machine
 from lecnn.errors import LecnnError
 from lecnn.lecture import boost, figure9, svm
 from lecnn.lecture.knn import knn_predict
@@ -86,7 +86,6 @@ def run(data: Digits, device: torch.device, seeds: Sequence[int] = (0,),
     for seed in seeds:
         if len(seeds) > 1:
             log(f"seed {seed}")
-        seed_everything(seed)
         out += _one_seed(data, device, seed, epochs, limit, log, rows, boost_size)
     if out_dir is not None:
         seconds = time.perf_counter() - begin

@@ -13,10 +13,10 @@ Y = torch.tensor([[0], [1], [1], [0]], dtype=torch.float64)
 
 
 def logistic_net(sizes: list[int], seed: int) -> M.Sequential:
-    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     layers: list[M.Layer] = []
     for a, b in zip(sizes, sizes[1:]):
-        layers += [M.Linear(a, b), M.Sigmoid()]
+        layers += [M.Linear(a, b, generator=g), M.Sigmoid()]
     return M.Sequential(*layers).to(dtype=torch.float64)
 
 

@@ -48,15 +48,26 @@ class Layer:
     state dicts interchange with the autograd twins. ``buffers`` holds fixed tensors that belong in
     the state dict but are not trained (e.g. RBF prototypes).
 
-    Everything about a layer lives on it: ``forward``/``backward``, ``backward_curvature`` (the
-    diagonal second-derivative pass SDLM uses; it fills ``hess``, same keys as ``params``),
-    ``counts`` (its units, parameters and connections), and ``saved``, the names of what
-    ``forward`` keeps for the backward passes. A subclass that sets ``kind`` is registered in
-    ``LAYERS`` under that name, which is how model specs refer to it.
+    Everything about a layer lives on it, declared here:
+
+    - ``forward``/``backward``; ``saved``, the names of what ``forward`` keeps for the backward
+      passes; ``needs_input_grad``, whether ``backward`` must return dx (a network's first layer
+      need not: ``Sequential.backward`` tells it);
+    - ``backward_curvature``, the diagonal second-derivative pass SDLM uses, which fills ``hess``
+      (same keys as ``params``);
+    - ``reset_parameters(scheme, generator)``, its initial weights by a scheme of
+      ``lecnn.manual.init``, every draw from ``generator``: a layer with ``params`` defines it,
+      and takes ``generator=`` in its constructor, which initialises it the ``torch`` way;
+    - ``counts``, its units, parameters and connections.
+
+    A subclass that sets ``kind`` is registered in ``LAYERS`` under that name, which is how model
+    specs refer to it.
     """
 
     kind: ClassVar[str] = ""
     saved: ClassVar[tuple[str, ...]] = ()
+    #: ∂²E/∂w² per parameter, summed over the batch: what ``backward_curvature`` leaves
+    hess: dict[str, torch.Tensor]
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,6 +93,12 @@ class Layer:
         with ``∂²E/∂w²`` summed over the batch. ``dy`` (∂E/∂y) is for layers whose own curvature
         in x is kept (RBF units). Call after a ``forward`` on the same batch."""
         raise NotImplementedError(f"{type(self).__name__} has no curvature pass")
+
+    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
+        """Initial weights by ``scheme`` (``lecnn.manual.init``), drawn from ``generator``. A layer
+        without parameters has nothing to set; one with parameters must say how."""
+        if self.params:
+            raise NotImplementedError(f"{type(self).__name__} does not define its initialisation")
 
     def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
         """This layer's units, free parameters and connections for input ``x`` and output ``y``
@@ -166,6 +183,19 @@ class Sequential(Layer):
             total += layer.counts(x, out)
             x = out
         return total
+
+    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
+        """Every layer's ``reset_parameters``, first to last (so one generator gives one net)."""
+        for layer in self.layers:
+            layer.reset_parameters(scheme, generator)
+
+    def walk(self) -> Iterator[Layer]:
+        """Every layer that is not a ``Sequential``, nested ones opened, first to last."""
+        for layer in self.layers:
+            if isinstance(layer, Sequential):
+                yield from layer.walk()
+            else:
+                yield layer
 
     def named(self, which: str) -> Iterator[tuple[str, torch.Tensor]]:
         for i, layer in enumerate(self.layers):

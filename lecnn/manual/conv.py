@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from lecnn.manual.base import Counts, Layer
+from lecnn.manual.init import check_scheme, fan_in_weights, uniform
 
 
 def pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -53,8 +54,8 @@ class ConvGeometry:
         connection_table: torch.Tensor | Sequence[Sequence[bool]] | None,
         bias: str | None,
         input_size: Sequence[int] | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Set the geometry attributes; return (mask, weight, bias) to start from."""
+    ) -> torch.Tensor:
+        """Set the geometry attributes; return the connection mask (C_out×C_in×kh×kw)."""
         if bias not in ("channel", "unit", None):
             raise ValueError(f"bias must be 'channel', 'unit' or None, not {bias!r}")
         if bias == "unit" and input_size is None:
@@ -74,16 +75,31 @@ class ConvGeometry:
                     f"not {tuple(table.shape)}"
                 )
         self.connection_table = table
-        mask = table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
+        return table[:, :, None, None].float().expand(-1, -1, kh, kw).contiguous()
+
+    def bias_shape(self) -> tuple[int, ...] | None:
+        """C_out for a channel bias, C_out×H′×W′ for a per-unit one, None without."""
+        if self.bias_mode == "channel":
+            return (self.out_channels,)
+        if self.bias_mode == "unit":
+            return (self.out_channels, *self.output_size(self.input_size))
+        return None
+
+    def default_weights(
+        self, mask: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``torch.nn.Conv2d``'s initial (weight, bias): U(±1/√F), F the largest fan-in, weights
+        zero where the table connects nothing; a per-unit bias starts at 0. Drawn from
+        ``generator`` (torch's default one when None), the weight first."""
         bound = 1.0 / math.sqrt(self.fan_in().max().item())  # torch.nn.Conv2d's default bound
-        weight = torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound) * mask
-        if bias == "channel":
-            b = torch.empty(out_channels).uniform_(-bound, bound)
-        elif bias == "unit":
-            b = torch.zeros(out_channels, *self.output_size(self.input_size))
+        weight = uniform(mask.shape, bound, generator) * mask.cpu().float()
+        if self.bias_mode == "channel":
+            b = uniform((self.out_channels,), bound, generator)
+        elif self.bias_mode == "unit":
+            b = torch.zeros(self.out_channels, *self.output_size(self.input_size))
         else:
             b = None
-        return mask, weight, b
+        return weight, b
 
     def fan_in(self) -> torch.Tensor:
         """Inputs feeding one unit of each output map (connected maps × kh × kw), shape C_out."""
@@ -132,18 +148,39 @@ class Conv2d(ConvGeometry, Layer):
         bias: str | None = "channel",
         input_size: Sequence[int] | None = None,
         method: str = "auto",
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         if method not in (*METHODS, "auto"):
             raise ValueError(f"method must be auto or one of {', '.join(METHODS)}, not {method!r}")
         self.method = method
-        self.mask, weight, bias_init = self._setup(
+        self.mask = self._setup(
             in_channels, out_channels, kernel_size, stride, padding, pad_value,
             connection_table, bias, input_size,
         )  # fmt: skip
-        self.params["weight"] = weight
-        if bias_init is not None:
-            self.params["bias"] = bias_init
+        self.params["weight"] = torch.empty(self.mask.shape)
+        if self.bias_shape() is not None:
+            self.params["bias"] = torch.empty(self.bias_shape())
+        self.reset_parameters("torch", generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
+        """``torch``: ``torch.nn.Conv2d``'s U(±1/√F) (``default_weights``); the papers' schemes:
+        U(±2.4/√F_o) (or /F_o) with F_o the fan-in of map o's units, bias 0. Unconnected weights
+        stay 0."""
+        check_scheme(scheme)
+        w = self.params["weight"]
+        if scheme == "torch":
+            weight, bias = self.default_weights(self.mask, generator)
+            w.copy_(weight)
+            if bias is not None:
+                self.params["bias"].copy_(bias)
+        else:
+            fan_in_weights(w, self.fan_in(), scheme, generator)
+            w.mul_(self.mask)
+            if "bias" in self.params:
+                self.params["bias"].zero_()
         self.zero_grad()
 
     # the fold-or-taps switch for col2im on the CPU, in elements of the field gradients: one

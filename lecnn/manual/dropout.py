@@ -15,17 +15,21 @@ class Dropout(Layer):
     Backward  ``dx = dy · mask``
     Curvature ``d2x = d2y · mask²``
     Shapes: any → same.
+
+    The masks are drawn from ``generator`` (the run's own, on the data's device; torch's default
+    one when None), so a run's masks are its own whatever else the process draws.
     """
 
     kind = "dropout"
     saved = ("mask",)
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = float(p)
         self.training = True
+        self.generator = generator
 
     def train(self, mode: bool = True) -> None:
         self.training = mode
@@ -34,8 +38,7 @@ class Dropout(Layer):
         if not self.training or self.p == 0.0:
             self.mask = None
             return x
-        keep = torch.rand(x.shape, device=x.device, dtype=x.dtype) >= self.p
-        self.mask = keep.to(x.dtype) / (1.0 - self.p)
+        self.mask = dropout_mask(x, self.p, self.generator)
         return x * self.mask
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
@@ -44,3 +47,11 @@ class Dropout(Layer):
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
         self.hess = {}
         return d2y if self.mask is None else d2y * self.mask * self.mask
+
+
+def dropout_mask(x: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Inverted dropout's mask for ``x``: 1/(1 − p) where a uniform draw is ≥ p, else 0 (one draw
+    per unit, from ``generator``). The autograd twin draws the same mask."""
+    device = generator.device if generator is not None else x.device
+    keep = torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype) >= p
+    return keep.to(device=x.device, dtype=x.dtype) / (1.0 - p)

@@ -7,6 +7,7 @@ import math
 import torch
 
 from lecnn.manual.base import Counts, Layer
+from lecnn.manual.init import check_scheme, fan_in_weights, uniform
 
 
 class Linear(Layer):
@@ -21,18 +22,40 @@ class Linear(Layer):
     Curvature ``∂²E/∂w_ij² ≈ Σ_n a_i² d2y_j``, ``∂²E/∂b_j² ≈ Σ_n d2y_j``, ``d2x_i = Σ_j w_ij² d2y_j``
 
     ``weight`` is out×in and ``bias`` out, as ``torch.nn.Linear``, initialised the same way
-    (U(±1/√in)).
+    (U(±1/√in)) from ``generator`` (torch's default one when None).
     """
 
     kind = "linear"
     saved = ("a",)
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
-        bound = 1.0 / math.sqrt(in_features)
-        self.params["weight"] = torch.empty(out_features, in_features).uniform_(-bound, bound)
+        self.params["weight"] = torch.empty(out_features, in_features)
         if bias:
-            self.params["bias"] = torch.empty(out_features).uniform_(-bound, bound)
+            self.params["bias"] = torch.empty(out_features)
+        self.reset_parameters("torch", generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
+        """``torch``: weights and bias U(±1/√in); the papers' schemes: weights U(±2.4/√in) (or
+        /in), bias 0 (``lecnn.manual.init``)."""
+        check_scheme(scheme)
+        w = self.params["weight"]
+        if scheme == "torch":
+            bound = 1.0 / math.sqrt(w.shape[1])
+            for p in self.params.values():
+                p.copy_(uniform(p.shape, bound, generator))
+        else:
+            fan_in_weights(w, torch.full((w.shape[0],), float(w.shape[1])), scheme, generator)
+            if "bias" in self.params:
+                self.params["bias"].zero_()
         self.zero_grad()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -98,16 +98,31 @@ class Subsampling(Layer):
     saved = ("m",)
 
     def __init__(
-        self, channels: int, mode: str = "mean", coefficient: float = 1.0, copies: int = 1
+        self,
+        channels: int,
+        mode: str = "mean",
+        coefficient: float = 1.0,
+        copies: int = 1,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         if mode not in ("mean", "sum"):
             raise ValueError(f"subsampling mode {mode!r}: choose mean or sum")
         self.mode, self.copies = mode, int(copies)
         self.s = 1.0 if mode == "sum" else 0.25  # the sum's share each input gets
-        self.params["weight"] = torch.full((channels * self.copies,), float(coefficient))
-        self.params["bias"] = torch.zeros(channels * self.copies)
+        self.coefficient = float(coefficient)
+        self.params["weight"] = torch.empty(channels * self.copies)
+        self.params["bias"] = torch.empty(channels * self.copies)
         self.pool = AvgPool2d(2)
+        self.reset_parameters("torch", generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
+        """Every scheme: w = ``coefficient``, b = 0 (nothing is drawn; the papers leave the
+        coefficients to the model's spec)."""
+        self.params["weight"].fill_(self.coefficient)
+        self.params["bias"].zero_()
         self.zero_grad()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

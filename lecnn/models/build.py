@@ -12,7 +12,7 @@ from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.errors import LecnnError
 from lecnn.manual.base import Counts
-from lecnn.models.spec import MODELS, WITH_OPTIONS, ModelSpec
+from lecnn.models.spec import MODELS, WITH_OPTIONS, L, ModelSpec
 from lecnn.options import call, canonical, split
 
 IMPLS = ("autograd", "manual")
@@ -43,45 +43,29 @@ def check_impl(impl: str) -> None:
         raise LecnnError(f"unknown implementation {impl!r}; choose autograd or manual")
 
 
-@torch.no_grad()
-def initialize(net: M.Sequential, scheme: str) -> None:
-    """Apply a paper's initialisation to a manual network in place.
-
-    - ``torch``: keep the ``torch.nn`` defaults the layers were built with.
-    - ``lecun1989``: weights U(±2.4/√F), F the unit's fan-in, biases 0 (as the 1989 reproduction).
-    - ``lenet5``: the same. The 1998 paper prints U(±2.4/F), but taken literally that shrinks the
-      weighted sums layer after layer (about 10⁻³ at C5, with averaging subsampling) and leaves the
-      sigmoids' operating range the paper says it aims for; with √F the sums stay in that range,
-      so √F is used (a departure the reproduction report states).
-    - ``lenet5-printed``: the printed U(±2.4/F) (``--model lenet5:init=printed``).
-    """
-    if scheme == "torch":
-        return
-    if scheme not in ("lecun1989", "lenet5", "lenet5-printed"):
-        raise ValueError(f"unknown init scheme {scheme!r}")
-    for layer in net.layers:
-        if isinstance(layer, (M.Linear, M.Conv2d)):
-            w = layer.params["weight"]
-            if isinstance(layer, M.Conv2d):
-                fan_in = layer.fan_in().to(w).view(-1, 1, 1, 1)
-            else:
-                fan_in = torch.full((w.shape[0], 1), float(w.shape[1]), dtype=w.dtype)
-            bound = 2.4 / (fan_in if scheme == "lenet5-printed" else fan_in.sqrt())
-            w.copy_((torch.rand_like(w) * 2 - 1) * bound)
-            if isinstance(layer, M.Conv2d):
-                w.mul_(layer.mask)
-            if "bias" in layer.params:
-                layer.params["bias"].zero_()
+def make_layer(layer: L, generator: torch.Generator | None) -> M.Layer:
+    """The manual layer ``layer`` names, its weights (if any) drawn from ``generator``."""
+    cls = MANUAL[layer.kind]
+    if cls.reset_parameters is M.Layer.reset_parameters:  # nothing to initialise
+        return cls(**layer.kwargs)
+    return cls(**layer.kwargs, generator=generator)
 
 
-def build_manual(spec: ModelSpec) -> M.Sequential:
-    net = M.Sequential(*(MANUAL[layer.kind](**layer.kwargs) for layer in spec.layers))
-    initialize(net, spec.init)
+def build_manual(spec: ModelSpec, generator: torch.Generator | None = None) -> M.Sequential:
+    """The spec as hand-written layers, every weight drawn from ``generator``: each layer first
+    takes ``torch.nn``'s default, then, for a paper's scheme, that scheme's weights (so a seed
+    gives the weights it has always given)."""
+    net = M.Sequential(*(make_layer(layer, generator) for layer in spec.layers))
+    if spec.init != "torch":
+        net.reset_parameters(spec.init, generator)
     return net
 
 
 def build_autograd(spec: ModelSpec) -> torch.nn.Sequential:
-    return torch.nn.Sequential(*(AUTOGRAD[layer.kind](**layer.kwargs) for layer in spec.layers))
+    """The spec as ``torch.nn`` modules, with their own default weights (``build`` replaces them
+    with the manual network's); torch's default generator is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        return torch.nn.Sequential(*(AUTOGRAD[layer.kind](**layer.kwargs) for layer in spec.layers))
 
 
 def build(
@@ -89,16 +73,19 @@ def build(
     impl: str = "autograd",
     *,
     seed: int | None = None,
+    generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
 ) -> M.Sequential | torch.nn.Sequential:
-    """The network ``name`` as a manual ``Sequential`` or an ``nn.Sequential``, same weights for
-    the same ``seed``."""
+    """The network ``name`` as a manual ``Sequential`` or an ``nn.Sequential``, its weights drawn
+    from ``generator`` (a CPU one), or from a new one seeded with ``seed``; the same weights for
+    the same seed in both implementations. With neither, from torch's default generator, as
+    ``torch.nn`` draws."""
     spec = get_spec(name)
     check_impl(impl)
-    if seed is not None:
-        torch.manual_seed(seed)
-    net = build_manual(spec)
+    if generator is None and seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    net = build_manual(spec, generator)
     if impl == "manual":
         return net.to(device=device, dtype=dtype)
     twin = build_autograd(spec)
@@ -130,4 +117,8 @@ def count(name: str | ModelSpec) -> Counts:
     included, summed over all units), as LeCun's papers count them: each layer counts its own."""
     spec = get_spec(name)
     size = INPUT_SIZE[spec.input]
-    return build_manual(spec).counts(torch.zeros(1, 1, size, size))
+    # the weights do not change the counts: drawn from a generator of their own; evaluation
+    # mode, so dropout draws nothing
+    net = build_manual(spec, torch.Generator())
+    net.train(False)
+    return net.counts(torch.zeros(1, 1, size, size))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from lecnn.manual.activations import LECUN_A, LECUN_S
 from lecnn.manual.conv import ConvGeometry
+from lecnn.manual.dropout import dropout_mask
 
 #: spec kind → the autograd module: torch.nn's own where it has the layer, lecnn's below otherwise
 TWINS: dict[str, type[nn.Module]] = {
@@ -22,7 +23,6 @@ TWINS: dict[str, type[nn.Module]] = {
     "flatten": nn.Flatten,
     "maxpool": nn.MaxPool2d,
     "avgpool": nn.AvgPool2d,
-    "dropout": nn.Dropout,
 }
 
 
@@ -65,10 +65,11 @@ class Conv2d(ConvGeometry, Twin):
         input_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        mask, weight, bias_init = self._setup(
+        mask = self._setup(
             in_channels, out_channels, kernel_size, stride, padding, pad_value,
             connection_table, bias, input_size,
         )  # fmt: skip
+        weight, bias_init = self.default_weights(mask, None)  # torch's default generator
         if connection_table is None:
             self.mask = None
         else:
@@ -109,6 +110,25 @@ class Subsampling(Twin):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = (F.avg_pool2d(x, 2) * self.scale).repeat_interleave(self.copies, dim=1)
         return m * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class Dropout(Twin):
+    """Inverted dropout with the mask ``lecnn.manual.Dropout`` draws (``dropout_mask``), from
+    ``generator`` (the run's own; torch's default one when None); autograd carries the gradient.
+    ``torch.nn.Dropout`` draws its masks from torch's default generator, another way."""
+
+    kind = "dropout"
+
+    def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), not {p}")
+        self.p, self.generator = float(p), generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        return x * dropout_mask(x, self.p, self.generator)
 
 
 class RBFOutput(Twin):

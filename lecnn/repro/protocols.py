@@ -35,7 +35,7 @@ _LENET5 = {"model": "lenet5", "optimizer": "sdlm", "batch_size": 1, "epochs": 20
 _LENET5_DEPARTURES = (
     "MNIST as distributed (28×28 centred in 32×32), not the paper's own deslanted/normalised copy.",
     "Weights start U(±2.4/√F), not the printed U(±2.4/F), which starves the deeper layers "
-    "(see lecnn.models.build.initialize): with the printed one and subsampling that sums as the "
+    "(see lecnn.manual.init): with the printed one and subsampling that sums as the "
     "paper's does, SDLM drove the network into saturation (21–89% test error in 3 seeds, "
     "runs/ABLATIONS.md).",
     "S2/S4 average their 2×2 inputs (×coefficient + bias) rather than summing them; the "

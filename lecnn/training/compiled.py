@@ -9,13 +9,15 @@ updates at a time, built from the same code eager training runs (``Engine.step_g
   ``per_call`` updates, with the data already on the device.
 
 The rates and update numbers enter as tensors, so a schedule's new rate is new data, not a new
-program; random numbers (dropout) come from the same generator as in eager training, so compiled
-and eager runs take the same steps (the tests hold them equal in float64).
+program; random numbers (dropout) come from the run's own generator, lent to torch's default one
+for the call (``lent_to_default``), so compiled and eager runs take the same steps (the tests hold
+them equal in float64).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -78,22 +80,17 @@ class CompiledUpdate:
         lr_t = torch.tensor(lrs, dtype=dtype, device=xs.device)
         steps = torch.arange(opt.steps + 1, opt.steps + 1 + self.per_call, device=xs.device)
         steps = steps.to(dtype)
-        if xs.device.type == "cuda":
-            if self._graph is None:
-                self._graph = _Graph(self._updates, (xs, ts, lr_t, steps))
-            losses, outs = self._graph(xs, ts, lr_t, steps)
-        elif xs.shape[1] == 1:
-            # one example per update: oneDNN's convolution costs about 60 µs a call at that
-            # size, PyTorch's own im2col kernels about 15 µs (lecun1989's compiled autograd
-            # update: 411 → 154 µs); batches keep oneDNN
-            onednn = torch.backends.mkldnn.enabled
-            torch.backends.mkldnn.enabled = False  # (its flags() context also resets TF32)
-            try:
-                losses, outs = self._cpu(xs, ts, lr_t, steps)
-            finally:
-                torch.backends.mkldnn.enabled = onednn
-        else:
-            losses, outs = self._cpu(xs, ts, lr_t, steps)
+        with lent_to_default(self.engine):
+            if xs.device.type == "cuda":
+                if self._graph is None:
+                    self._graph = _Graph(self._updates, (xs, ts, lr_t, steps))
+                losses, outs = self._graph(xs, ts, lr_t, steps)
+            else:
+                # one example per update: oneDNN's convolution costs about 60 µs a call at that
+                # size, PyTorch's own im2col kernels about 15 µs (lecun1989's compiled autograd
+                # update: 411 → 154 µs); batches keep oneDNN
+                with onednn(False) if xs.shape[1] == 1 else nullcontext():
+                    losses, outs = self._cpu(xs, ts, lr_t, steps)
         opt.steps += self.per_call
         opt.lr = lrs[-1]
         return losses, outs
@@ -110,6 +107,49 @@ class CompiledUpdate:
             )
             return out
         return self._program(*args)
+
+
+@contextmanager
+def onednn(enabled: bool) -> Iterator[None]:
+    """oneDNN's kernels on or off for the length of the block, then as they were (torch's own
+    ``mkldnn.flags()`` context would also reset the TF32 setting)."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def _default_generator(device: torch.device) -> torch.Generator:
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.cuda.default_generators[index]
+    return torch.default_generator
+
+
+@contextmanager
+def lent_to_default(engine: Engine) -> Iterator[None]:
+    """The run's dropout generator lent to torch's default one for the block: a compiled program
+    cannot take a generator object (Dynamo breaks the graph there) and a CUDA graph replays the
+    default generator, so the program draws from the default one, holding the run's state; after
+    the block the run's generator has moved on exactly as in eager training and the default one
+    is back where it was."""
+    layers = engine.random_layers()
+    run = layers[0].generator if layers else None
+    if run is None:
+        yield
+        return
+    default = _default_generator(run.device)
+    saved = default.get_state()
+    default.set_state(run.get_state())
+    engine.use_generator(None)
+    try:
+        yield
+    finally:
+        run.set_state(default.get_state())
+        default.set_state(saved)
+        engine.use_generator(run)
 
 
 class _Graph:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lecnn import manual as M
+from lecnn import nn as lnn
 from lecnn.manual.hessian import diagonal_hessian
 from lecnn.models import ModelSpec, build, build_loss
 from lecnn.training.distributed import sum_grads, sum_hook
@@ -37,6 +38,15 @@ class Engine:
     def distribute(self, group) -> None:
         """From now on ``train_step`` leaves the global batch's gradients on every rank."""
         self.group = group
+
+    def random_layers(self) -> list:
+        """The layers that draw random numbers while training (dropout)."""
+        raise NotImplementedError
+
+    def use_generator(self, generator: torch.Generator | None) -> None:
+        """Draw every dropout mask from ``generator`` (the run's own; None: torch's default)."""
+        for layer in self.random_layers():
+            layer.generator = generator
 
     def params(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -141,6 +151,9 @@ class ManualEngine(Engine):
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)
 
+    def random_layers(self) -> list:
+        return [layer for layer in self.net.walk() if isinstance(layer, M.Dropout)]
+
 
 class AutogradEngine(Engine):
     impl = "autograd"
@@ -204,10 +217,16 @@ class AutogradEngine(Engine):
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)
 
+    def random_layers(self) -> list:
+        return [m for m in self.net.modules() if isinstance(m, lnn.Dropout)]
+
     def manual_net(self) -> M.Sequential:
         """A manual copy of the current weights (the state dicts interchange)."""
         p = next(iter(self._params.values()))
-        net = build(self.spec, "manual", device=p.device, dtype=p.dtype)
+        # its initial weights are replaced at once: drawn from a generator of its own
+        net = build(
+            self.spec, "manual", generator=torch.Generator(), device=p.device, dtype=p.dtype
+        )
         net.load_state_dict(self.state_dict())
         return net
 
@@ -219,9 +238,12 @@ def make_engine(
     seed: int | None,
     device: torch.device,
     dtype: torch.dtype = torch.float32,
+    dropout: torch.Generator | None = None,
 ) -> Engine:
+    """The network ``spec`` for ``impl``, initialised from ``seed``, its dropout masks drawn
+    from ``dropout`` (the run's generator)."""
     net = build(spec, impl, seed=seed, device=device, dtype=dtype)
     loss = build_loss(spec, impl)
-    if impl == "manual":
-        return ManualEngine(spec, net, loss)
-    return AutogradEngine(spec, net, loss)
+    engine: Engine = (ManualEngine if impl == "manual" else AutogradEngine)(spec, net, loss)
+    engine.use_generator(dropout)
+    return engine

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from lecnn.data import Prepared, load_mnist, make_generator, pass_order
-from lecnn.device import seed_everything, select_device, set_deterministic
+from lecnn.data import Prepared, derived_seed, load_mnist, make_generator, pass_order
+from lecnn.device import select_device, set_deterministic
 from lecnn.errors import LecnnError
 from lecnn.logs.tensorboard import RunLogger, Silent, timestamped_run_dir
 from lecnn.manual.optim import Optimizer
@@ -120,7 +120,6 @@ class Trainer:
             torch.cuda.set_device(self.device)
         self.dtype = getattr(torch, cfg.dtype)
         set_deterministic(cfg.deterministic)
-        seed_everything(cfg.seed)
         if data is None:
             data = load_data(cfg, self.device, self.dtype)
         self.data = data.limited(cfg.limit)
@@ -129,15 +128,18 @@ class Trainer:
             raise LecnnError(
                 f"--batch-size {cfg.batch_size} is larger than the {n} training digits"
             )
+        dropout = make_generator(self.device, derived_seed(cfg.seed, "dropout"))
         self.engine: Engine = make_engine(
-            self.spec, cfg.impl, seed=cfg.seed, device=self.device, dtype=self.dtype
-        )
+            self.spec, cfg.impl, seed=cfg.seed, device=self.device, dtype=self.dtype,
+            dropout=dropout,
+        )  # fmt: skip
         self.state = RunState(
             cfg,
             self.engine,
             make_optimizer(cfg),
             make_generator(self.device, cfg.seed),
             self.device,
+            dropout=dropout,
         )
         self.batches = math.ceil(n / cfg.batch_size)
         self.log_every = log_every(cfg, self.batches)

@@ -40,9 +40,12 @@ class RunState:
     config: TrainConfig
     engine: Engine
     optimizer: Optimizer
-    generator: torch.Generator
+    generator: torch.Generator  # the data's: each pass's order, the augmentations' draws
     device: torch.device
     progress: Progress = field(default_factory=Progress)
+    #: the dropout masks' (apart from the data's, so a compiled call of several updates draws
+    #: what the same updates draw one by one)
+    dropout: torch.Generator | None = None
 
     def payload(self) -> dict[str, Any]:
         p = self.progress
@@ -55,7 +58,7 @@ class RunState:
             "model_state": {k: v.cpu() for k, v in self.engine.state_dict().items()},
             "optimizer_state": self.optimizer.state_dict(),
             "generator_state": self.generator.get_state(),
-            "torch_rng_state": torch.get_rng_state(),
+            "dropout_generator_state": self.dropout.get_state() if self.dropout else None,
             "progress": progress,
             "history": p.history,
         }
@@ -82,7 +85,11 @@ class RunState:
             raise LecnnError(
                 f"cannot resume on {device}: the saved run used another device type"
             ) from e
-        torch.set_rng_state(ckpt["torch_rng_state"])
+        # a checkpoint from before the run owned its dropout generator (it saved torch's global
+        # state instead) resumes with the dropout generator as seeded
+        dropout = ckpt.get("dropout_generator_state")
+        if dropout is not None and self.dropout is not None:
+            self.dropout.set_state(dropout)
         saved = dict(ckpt["progress"])
         if saved["order"] is not None:
             saved["order"] = saved["order"].to(device)
