@@ -82,9 +82,13 @@ def test_the_checkpoint_carries_the_dropout_generator_and_an_old_one_resumes(dat
     assert torch.equal(ckpt["dropout_generator_state"], trainer.state.dropout.get_state())
     assert not torch.equal(ckpt["dropout_generator_state"], ckpt["generator_state"])
     # a checkpoint written before runs owned their dropout generator held torch's global state
-    old = {k: v for k, v in ckpt.items() if k not in ("dropout_generator_state", "format", "version")}
+    old = {
+        k: v for k, v in ckpt.items() if k not in ("dropout_generator_state", "format", "version")
+    }
     old["torch_rng_state"] = torch.get_rng_state()
     save_checkpoint(tmp_path / "run" / "checkpoint.pt", old)
-    resumed = Trainer(TrainConfig(epochs=2), data=data16, resume=tmp_path / "run", progress_bar=False)
+    resumed = Trainer(
+        TrainConfig(epochs=2), data=data16, resume=tmp_path / "run", progress_bar=False
+    )
     assert resumed.run().status == "finished"
     assert resumed.progress.epoch == 2
