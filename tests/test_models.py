@@ -8,6 +8,7 @@ import torch
 from lecnn.errors import LecnnError
 from lecnn.models import LENET5_C3, MODELS, ZIP_H2, build, count, get_spec, rbf_prototypes
 from lecnn.models.build import INPUT_SIZE
+from lecnn.models.losses import LOSSES, make_loss, sums_examples
 from lecnn.models.tables import LENET1_C3, LENET4_C3
 
 
@@ -106,3 +107,22 @@ def test_lecun1989_init_bounds():
 def test_unknown_model():
     with pytest.raises(LecnnError, match="unknown model"):
         get_spec("alexnet")
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_each_loss_states_its_reduction_once_and_both_forms_follow_it(name):
+    """``sums_examples`` (read off the manual loss) is what both implementations do: a batch
+    given twice doubles a summed loss and leaves an averaged one as it was."""
+    g = torch.Generator().manual_seed(0)
+    pred = torch.rand(5, 10, generator=g, dtype=torch.float64)
+    if name in ("cross-entropy", "rbf"):
+        target = torch.randint(0, 10, (5,), generator=g)
+    else:
+        target = torch.rand(5, 10, generator=g, dtype=torch.float64)
+    twice = (torch.cat([pred, pred]), torch.cat([target, target]))
+    for impl in ("manual", "autograd"):
+        one, two = make_loss(name, impl)(pred, target), make_loss(name, impl)(*twice)
+        ratio = float(two / one)
+        assert ratio == pytest.approx(2.0 if sums_examples(name) else 1.0), (impl, ratio)
+    for spec in MODELS.values():
+        assert spec.sums_examples == sums_examples(spec.loss)

@@ -12,6 +12,7 @@ from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.errors import LecnnError
 from lecnn.manual.base import Counts
+from lecnn.models.losses import make_loss
 from lecnn.models.spec import MODELS, WITH_OPTIONS, L, ModelSpec
 from lecnn.options import call, canonical, split
 
@@ -95,19 +96,7 @@ def build(
 
 def build_loss(spec: ModelSpec, impl: str):
     """The spec's loss, manual (``forward``/``backward``) or autograd (a callable)."""
-    if impl == "manual":
-        return {
-            "mse": lambda: M.MSELoss("mean"),
-            "mse-sum": lambda: M.MSELoss("sum"),
-            "cross-entropy": M.SoftmaxCrossEntropy,
-            "rbf": M.RBFLoss,
-        }[spec.loss]()
-    return {
-        "mse": lambda: torch.nn.MSELoss(),
-        "mse-sum": lambda: torch.nn.MSELoss(reduction="sum"),
-        "cross-entropy": torch.nn.CrossEntropyLoss,
-        "rbf": lnn.RBFLoss,
-    }[spec.loss]()
+    return make_loss(spec.loss, impl)
 
 
 @torch.no_grad()

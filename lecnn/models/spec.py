@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lecnn.errors import LecnnError
+from lecnn.models.losses import loss_total, sums_examples
 from lecnn.models.tables import (
     LENET1_C3,
     LENET4_C3,
@@ -63,10 +64,14 @@ class ModelSpec:
     #: outputs where the smallest value is the prediction (RBF penalties) rather than the largest
     predict_min: bool = False
 
+    @property
+    def sums_examples(self) -> bool:
+        """Whether the loss adds its examples up (LeNet-1 and LeNet-4's) instead of averaging them."""
+        return sums_examples(self.loss)
+
     def loss_total(self, loss, n: int):
-        """The loss summed over the ``n`` examples it was computed on (a tensor or a number):
-        ``loss`` itself for a summed loss, ``n`` times it for an averaged one."""
-        return loss if self.loss == "mse-sum" else loss * n
+        """The loss summed over the ``n`` examples it was computed on (``losses.loss_total``)."""
+        return loss_total(self.loss, loss, n)
 
     def display_name(self, param: str) -> str:
         """A state-dict key with the layer's paper name for its index: ``0.weight`` → ``C1.weight``

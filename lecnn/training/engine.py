@@ -32,8 +32,8 @@ class Engine:
 
     @property
     def loss_averages(self) -> bool:
-        """Whether the loss is a mean over the batch (else a sum, the 1989 net's)."""
-        return self.spec.loss != "mse-sum"
+        """Whether the loss is a mean over the batch (else a sum: LeNet-1 and LeNet-4)."""
+        return not self.spec.sums_examples
 
     def distribute(self, group) -> None:
         """From now on ``train_step`` leaves the global batch's gradients on every rank."""
