@@ -253,10 +253,6 @@ def test_bad_input(name, world, capsys):
         assert not (world["tmp"] / "div" / "checkpoint.pt").exists()
 
 
-def test_at_least_forty_cases():
-    assert len(CASES) >= 40
-
-
 def test_unexpected_error_is_reported_as_a_bug(monkeypatch, capsys):
     from lecnn.cli import inspect
 

@@ -153,3 +153,23 @@ def test_sdlm_curvature_is_a_per_example_average_for_a_summed_loss_too(impl, mni
     ev = evaluate(engine, data.test.head(6), batch_size=4)
     per_example = [float(((engine.outputs(x[i : i + 1]) - t[i]) ** 2).sum()) for i in range(6)]
     assert ev.loss == pytest.approx(sum(per_example) / 6, rel=1e-12)
+
+
+def test_the_curvature_pass_walks_nested_sequentials_as_named_params_does():
+    """A network split into nested ``Sequential``s gives the same estimates as the flat one, under
+    the nested names ``named_params()`` gives (the curvature pass and the names walk one tree)."""
+    from lecnn.manual.hessian import diagonal_hessian
+    from lecnn.models import build
+
+    flat = build("lenet5", "manual", seed=0, dtype=torch.float64)
+    layers = flat.layers
+    nested = M.Sequential(M.Sequential(*layers[:4]), M.Sequential(*layers[4:]))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 1, 32, 32, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (3,), generator=g)
+    a = diagonal_hessian(flat, M.RBFLoss(), x, y, per_example=True)
+    b = diagonal_hessian(nested, M.RBFLoss(), x, y, per_example=True)
+    assert list(b) == list(nested.named_params()) and len(a) == len(b) > 0
+    assert all(k.count(".") == 2 for k in b)  # "0.1.weight": the nested names
+    for (ka, va), (kb, vb) in zip(a.items(), b.items()):
+        assert torch.equal(va, vb), (ka, kb)

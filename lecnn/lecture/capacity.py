@@ -8,7 +8,7 @@ import torch
 from lecnn import manual as M
 from lecnn.data import Split
 from lecnn.lecture.common import writer
-from lecnn.lecture.sgd import mlp
+from lecnn.lecture.sgd import mlp, sgd_pass
 from lecnn.training.engine import encode_targets
 
 SIZES = (1, 2, 5, 10, 30, 100, 300)
@@ -28,12 +28,8 @@ def fit(
     targets = encode_targets(train.y, "onehot01", train.x.dtype)
     g = torch.Generator().manual_seed(seed)
     for _ in range(passes):
-        order = torch.randperm(len(train), generator=g).to(train.x.device)
-        for start in range(0, len(train), batch):
-            idx = order[start : start + batch]
-            loss.forward(net.forward(train.x[idx]), targets[idx])
-            net.backward(loss.backward())
-            opt.step(net.named_params(), net.named_grads())
+        for _seen in sgd_pass(net, loss, opt, train.x, targets, batch, g):
+            pass
     return net
 
 

@@ -4,6 +4,7 @@ step vs the lecture's O(1/t) step, on MNIST with the lecture's logistic MLP (man
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,32 @@ METHODS = [
 
 
 @torch.no_grad()
+def sgd_pass(
+    net: M.Sequential,
+    loss: M.Loss,
+    opt: M.SGD,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    batch: int,
+    generator: torch.Generator,
+    rate: Callable[[], float] | None = None,
+) -> Iterator[int]:
+    """One pass of the lecture's stochastic gradient descent over (``x``, ``targets``) in an order
+    drawn from ``generator``: for each mini-batch of ``batch`` examples the forward pass, the
+    backward pass and ``w ← w − α ∂Loss/∂w`` (α from ``rate()`` when given, else ``opt.lr``).
+    Yields the examples each update saw, after the update."""
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    for start in range(0, len(x), batch):
+        idx = order[start : start + batch]
+        loss.forward(net.forward(x[idx]), targets[idx])
+        net.backward(loss.backward())
+        if rate is not None:
+            opt.lr = rate()
+        opt.step(net.named_params(), net.named_grads())
+        yield len(idx)
+
+
+@torch.no_grad()
 def curve(
     method: Method, train: Split, passes: int, seed: int, points: int = 50
 ) -> list[tuple[int, float, float]]:
@@ -55,17 +82,16 @@ def curve(
     g = torch.Generator().manual_seed(seed)
     seen, elapsed, next_record, t = 0, 0.0, 0, 0
     out = []
+
+    def rate() -> float:
+        nonlocal t
+        t += 1
+        return schedule(0, t - 1) if schedule else method.lr
+
     for _ in range(passes):
-        order = torch.randperm(n, generator=g).to(train.x.device)
         start_time = time.perf_counter()
-        for start in range(0, n, batch):
-            idx = order[start : start + batch]
-            loss.forward(net.forward(train.x[idx]), targets[idx])
-            net.backward(loss.backward())
-            opt.lr = schedule(0, t) if schedule else method.lr
-            opt.step(net.named_params(), net.named_grads())
-            t += 1
-            seen += len(idx)
+        for size in sgd_pass(net, loss, opt, train.x, targets, batch, g, rate):
+            seen += size
             if seen >= next_record:
                 elapsed += time.perf_counter() - start_time
                 out.append((seen, elapsed, float(loss.forward(net.forward(train.x), targets))))

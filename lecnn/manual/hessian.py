@@ -32,8 +32,6 @@ def diagonal_hessian(
     loss.forward(net.forward(x), target)
     net.backward_curvature(loss.curvature(), loss.backward())
     share = 1.0 / len(x) if per_example and loss.sums_examples else 1.0
-    return {
-        f"{i}.{k}": layer.hess[k] * share if share != 1.0 else layer.hess[k]
-        for i, layer in enumerate(net.layers)
-        for k in layer.params
-    }
+    # the tree named_params() walks (nested Sequentials opened), so the keys are its keys
+    hess = dict(net.named("hess"))
+    return {k: hess[k] * share if share != 1.0 else hess[k] for k in net.named_params()}

@@ -137,7 +137,3 @@ def broadcast(text: str) -> str:
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
-
-def barrier() -> None:
-    if dist.is_initialized():
-        dist.barrier()
