@@ -2,7 +2,8 @@
 
 Every layer has ``params`` and ``grads`` (same keys, ``torch.nn`` names and shapes),
 ``forward(x) -> y``, ``backward(dy) -> dx``, ``backward_curvature(d2y) -> d2x``, ``counts`` and
-``zero_grad()``; losses have ``forward(pred, target)``, ``backward() -> dpred`` and
+``zero_grad()``; ``functional_call``/``functional_grads`` run a network with given parameters
+(``torch.func.functional_call``'s counterpart, which ``vmap`` can map over); losses have ``forward(pred, target)``, ``backward() -> dpred`` and
 ``curvature()``. Works on any device and float dtype. Nothing here imports another lecnn package.
 """
 
@@ -12,6 +13,7 @@ from lecnn.manual.base import LAYERS, Counts, Layer, Loss, Sequential
 from lecnn.manual.bridge import as_function, as_loss_function
 from lecnn.manual.conv import Conv2d
 from lecnn.manual.dropout import Dropout
+from lecnn.manual.functional import functional_call, functional_grads, using
 from lecnn.manual.linear import Flatten, Linear
 from lecnn.manual.losses import MSELoss, RBFLoss, RBFOutput, SoftmaxCrossEntropy
 from lecnn.manual.optim import (
@@ -61,6 +63,9 @@ __all__ = [
     "as_function",
     "as_loss_function",
     "back_prop_learning",
+    "functional_call",
+    "functional_grads",
+    "using",
 ]
 
 # a layer added to one of the modules above is exported by its own registration (``kind``)

@@ -136,4 +136,3 @@ def broadcast(text: str) -> str:
     box = [text]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
