@@ -20,27 +20,104 @@ import torch.distributed as dist
 from lecnn.errors import LecnnError
 
 
-@dataclass(frozen=True)
-class Group:
-    """This process's place in a torchrun job."""
+class Processes:
+    """The processes one run is spread over, as the training loop asks them: this process's
+    share of a batch and of a split, sums and gathers over all of them, a common stop. This base
+    is one process alone (``SINGLE``): every share is everything and every sum is the value
+    itself, so the loop is the same code with or without torchrun."""
 
-    rank: int
-    world: int
-    local_rank: int
+    rank = 0
+    world = 1
+    local_rank = 0
+
+    @property
+    def parallel(self) -> bool:
+        """Whether more than one process shares the run."""
+        return self.world > 1
 
     @property
     def main(self) -> bool:
         """Rank 0: the one that writes TensorBoard, results and checkpoints."""
         return self.rank == 0
 
-    def share(self, batch: int) -> slice:
-        """This rank's rows of a global batch of ``batch`` examples (equal shares)."""
-        per = batch // self.world
-        return slice(self.rank * per, (self.rank + 1) * per)
+    def share(self, *batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """This process's rows of each tensor of a global batch (equal shares)."""
+        return batch
 
     def shard(self, n: int) -> slice:
-        """This rank's contiguous part of ``n`` items (sizes differ by at most one)."""
+        """This process's contiguous part of ``n`` items (sizes differ by at most one)."""
+        return slice(0, n)
+
+    def total(self, *values: torch.Tensor | float | int, device: torch.device) -> list[float]:
+        """Sums over the processes of a few numbers (counts, loss sums), in float64."""
+        return [float(v) for v in values]
+
+    def gather(self, t: torch.Tensor, n: int) -> torch.Tensor:
+        """The processes' shards (``shard``) of a length-``n`` tensor, in rank order."""
+        return t
+
+    def broadcast(self, text: str) -> str:
+        """Rank 0's ``text``, on every process."""
+        return text
+
+    def agree(self, want: bool, *, at_check: bool, device: torch.device) -> bool:
+        """Whether to stop now: as soon as this process wants to alone; together, at a check
+        (where every process arrives at the same update) when any of them wants to."""
+        return bool(want)
+
+    def sum_grads(self, grads: dict[str, torch.Tensor], mean: bool) -> None:
+        """In place: each process's gradients become the global batch's."""
+
+
+SINGLE = Processes()
+
+
+@dataclass(frozen=True)
+class Group(Processes):
+    """This process's place in a torchrun job."""
+
+    rank: int
+    world: int
+    local_rank: int
+
+    def share(self, *batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        per = len(batch[0]) // self.world
+        rows = slice(self.rank * per, (self.rank + 1) * per)
+        return tuple(t[rows] for t in batch)
+
+    def shard(self, n: int) -> slice:
         return slice(self.rank * n // self.world, (self.rank + 1) * n // self.world)
+
+    def total(self, *values: torch.Tensor | float | int, device: torch.device) -> list[float]:
+        t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def gather(self, t: torch.Tensor, n: int) -> torch.Tensor:
+        size = -(-n // self.world)
+        padded = torch.zeros(size, *t.shape[1:], dtype=t.dtype, device=t.device)
+        padded[: len(t)] = t
+        parts = [torch.empty_like(padded) for _ in range(self.world)]
+        dist.all_gather(parts, padded)
+        sizes = [(r + 1) * n // self.world - r * n // self.world for r in range(self.world)]
+        return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+
+    def broadcast(self, text: str) -> str:
+        box = [text]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def agree(self, want: bool, *, at_check: bool, device: torch.device) -> bool:
+        # Ctrl-C reaches the ranks at different updates: vote only where all of them are
+        return at_check and self.total(float(bool(want)), device=device)[0] > 0
+
+    def sum_grads(self, grads: dict[str, torch.Tensor], mean: bool) -> None:
+        """``Σ_r`` over the ranks (÷ R for a mean loss): what the manual implementation does
+        after its backward pass."""
+        for g in grads.values():
+            dist.all_reduce(g)
+            if mean:
+                g.div_(self.world)
 
 
 def launched() -> bool:
@@ -89,15 +166,6 @@ def check_split(batch_size: int, n: int, world: int, compile_: str) -> None:
         )
 
 
-def sum_grads(grads: dict[str, torch.Tensor], world: int, mean: bool) -> None:
-    """In place: every rank's gradients become the global batch's, ``Σ_r`` (÷ R for a mean loss).
-    What the manual implementation does after its backward pass."""
-    for g in grads.values():
-        dist.all_reduce(g)
-        if mean:
-            g.div_(world)
-
-
 def sum_hook(state, bucket):
     """A DDP communication hook that sums the ranks' gradients without dividing (for a loss that
     sums over the batch, where DDP's own averaging would be wrong by a factor R)."""
@@ -105,34 +173,8 @@ def sum_hook(state, bucket):
     return work.get_future().then(lambda fut: fut.value()[0])
 
 
-def total(*values: torch.Tensor | float | int, device: torch.device) -> list[float]:
-    """Sums over the ranks of a few numbers (counts, loss sums), in float64."""
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
-def gather(t: torch.Tensor, n: int, group: Group) -> torch.Tensor:
-    """The ranks' shards (``group.shard``) of a length-``n`` tensor, concatenated in rank order,
-    on every rank."""
-    size = -(-n // group.world)
-    padded = torch.zeros(size, *t.shape[1:], dtype=t.dtype, device=t.device)
-    padded[: len(t)] = t
-    parts = [torch.empty_like(padded) for _ in range(group.world)]
-    dist.all_gather(parts, padded)
-    sizes = [(r + 1) * n // group.world - r * n // group.world for r in range(group.world)]
-    return torch.cat([p[:s] for p, s in zip(parts, sizes)])
-
-
 def gather_objects(obj) -> list:
     """Every rank's ``obj``, in rank order, on every rank."""
     out = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
-
-
-def broadcast(text: str) -> str:
-    """Rank 0's ``text``, on every rank."""
-    box = [text]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]

@@ -10,7 +10,7 @@ from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.manual.hessian import diagonal_hessian
 from lecnn.models import ModelSpec, build, build_loss
-from lecnn.training.distributed import sum_grads, sum_hook
+from lecnn.training.distributed import SINGLE, Processes, sum_hook
 
 
 def encode_targets(labels: torch.Tensor, kind: str, dtype: torch.dtype) -> torch.Tensor:
@@ -28,14 +28,14 @@ class Engine:
 
     def __init__(self, spec: ModelSpec, net, loss) -> None:
         self.spec, self.net, self.loss = spec, net, loss
-        self.group = None  # a lecnn.training.distributed.Group once distributed
+        self.group: Processes = SINGLE  # the processes sharing each batch
 
     @property
     def loss_averages(self) -> bool:
         """Whether the loss is a mean over the batch (else a sum: LeNet-1 and LeNet-4)."""
         return not self.spec.sums_examples
 
-    def distribute(self, group) -> None:
+    def distribute(self, group: Processes) -> None:
         """From now on ``train_step`` leaves the global batch's gradients on every rank."""
         self.group = group
 
@@ -125,8 +125,8 @@ class ManualEngine(Engine):
         out = self.net.forward(x)
         value = self.loss.forward(out, target)
         self.net.backward(self.loss.backward())
-        if self.group is not None:  # Σ over the ranks' shares: the global batch's gradient
-            sum_grads(self.net.named_grads(), self.group.world, self.loss_averages)
+        if self.group.parallel:  # Σ over the ranks' shares: the global batch's gradient
+            self.group.sum_grads(self.net.named_grads(), self.loss_averages)
         return value, out
 
     def step_grads(self, x, target):
@@ -163,7 +163,7 @@ class AutogradEngine(Engine):
         self._params = dict(net.named_parameters())
         self._forward = net  # DistributedDataParallel(net) once distributed
 
-    def distribute(self, group) -> None:
+    def distribute(self, group: Processes) -> None:
         """Wrap the network in ``DistributedDataParallel``, whose backward averages the ranks'
         gradients (or sums them, with ``sum_hook``, for a loss that sums over the batch)."""
         super().distribute(group)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from lecnn.data import Split
-from lecnn.training import distributed
+from lecnn.training.distributed import SINGLE, Processes
 from lecnn.training.engine import Engine, encode_targets
 
 
@@ -24,14 +24,16 @@ class Evaluation:
         return torch.bincount(flat, minlength=classes * classes).view(classes, classes).cpu()
 
 
-def evaluate(engine: Engine, split: Split, batch_size: int = 2000, group=None) -> Evaluation:
+def evaluate(
+    engine: Engine, split: Split, batch_size: int = 2000, group: Processes = SINGLE
+) -> Evaluation:
     """Mean loss and error rate of ``engine`` on ``split`` (no gradients, the same loss as
-    training). With a data-parallel ``group`` each rank evaluates its shard, and the sums and
-    predictions are gathered: every rank gets the whole split's figures."""
+    training). Each of the ``group``'s processes evaluates its shard, and the sums and
+    predictions are gathered: every process gets the whole split's figures."""
     dtype = split.x.dtype
     engine.train(False)
     total = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    part = group.shard(len(split)) if group is not None else slice(0, len(split))
+    part = group.shard(len(split))
     xs, ys = split.x[part], split.y[part]
     preds = []
     for start in range(0, len(ys), batch_size):
@@ -43,9 +45,7 @@ def evaluate(engine: Engine, split: Split, batch_size: int = 2000, group=None) -
         preds.append(engine.predict(out))
     engine.train(True)
     predicted = torch.cat(preds) if preds else split.y[:0]
-    loss_sum = float(total)
-    if group is not None:  # the shards' sums and predictions, on every rank
-        loss_sum = distributed.total(total, device=split.x.device)[0]
-        predicted = distributed.gather(predicted, len(split), group)
+    loss_sum = group.total(total, device=split.x.device)[0]  # the shards' sums, predictions
+    predicted = group.gather(predicted, len(split))
     misses = int((predicted != split.y).sum())
     return Evaluation(loss_sum / len(split), misses / len(split), misses, predicted)

@@ -27,7 +27,7 @@ from lecnn.training.augment import augmentation
 from lecnn.training.checkpoint import FILENAME, load_checkpoint
 from lecnn.training.compiled import PER_CALL, CompiledUpdate, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
-from lecnn.training.distributed import broadcast, check_split, join, launched, total
+from lecnn.training.distributed import SINGLE, Processes, check_split, join, launched
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.results import RunResult, finish
@@ -68,8 +68,10 @@ class Trainer:
     ) -> None:
         # under torchrun (several processes) the run is one data-parallel run over all of them,
         # unless the caller runs independent single-process runs (lecnn reproduce)
-        self.group = join(select_device(config.device)) if distributed and launched() else None
-        self.main = self.group is None or self.group.main
+        self.group: Processes = (
+            join(select_device(config.device)) if distributed and launched() else SINGLE
+        )
+        self.main = self.group.main
         ckpt = None
         if resume is not None:
             run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
@@ -84,8 +86,8 @@ class Trainer:
             config.resolved()  # check the settings before touching the disk
             fresh = not config.logdir or not Path(config.logdir).exists()
             run_dir = Path(config.logdir) if config.logdir else default_run_dir(config)
-            if self.group is not None:  # rank 0's folder (a timestamped name differs per rank)
-                run_dir = Path(broadcast(str(run_dir)))
+            # rank 0's folder (a timestamped name differs per rank)
+            run_dir = Path(self.group.broadcast(str(run_dir)))
             self._lock = (
                 claim(run_dir, resume=False, overwrite=overwrite) if self.main else Unclaimed()
             )
@@ -115,7 +117,7 @@ class Trainer:
         self.config = cfg = config.resolved()
         self.spec = get_spec(cfg.model)
         self.device = select_device(cfg.device)
-        if self.group is not None and self.device.type == "cuda":  # one GPU per process
+        if self.group.parallel and self.device.type == "cuda":  # one GPU per process
             self.device = torch.device("cuda", self.group.local_rank)
             torch.cuda.set_device(self.device)
         self.dtype = getattr(torch, cfg.dtype)
@@ -146,10 +148,10 @@ class Trainer:
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
         self.augment = augmentation(cfg.augment_kind)
-        if self.group is not None:
+        if self.group.parallel:
             check_split(cfg.batch_size, n, self.group.world, cfg.compile)
             self.engine.distribute(self.group)
-        self.compiled = self.group is None and use_compiled(  # compiled updates: one process
+        self.compiled = not self.group.parallel and use_compiled(  # compiled: one process
             cfg.compile, self.device, cfg.batch_size, self.batches * cfg.epochs
         )
         self.update = None
@@ -180,10 +182,6 @@ class Trainer:
     def request_stop(self, *_: Any) -> None:
         """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
         self._stop = True
-
-    def _anyone(self, want: bool | None) -> bool:
-        """Whether any rank wants to stop (Ctrl-C reaches the ranks at different updates)."""
-        return total(float(bool(want)), device=self.device)[0] > 0
 
     def _per_call(self, batch: int) -> int:
         """Updates the next call takes: the compiled update's chunk where a whole one fits before
@@ -257,9 +255,7 @@ class Trainer:
                         x = self.augment(x, self.state.generator)
                     elif cfg.augment:  # batch by batch: the generator's draws as in eager runs
                         x = torch.cat([self.augment(b, self.state.generator) for b in x.split(bs)])
-                    if self.group is not None:  # this rank's share of the global batch
-                        share = self.group.share(len(y))
-                        x, t, y = x[share], t[share], y[share]
+                    x, t, y = self.group.share(x, t, y)  # this rank's share of the batch
                     lrs = [self.schedule(p.epoch, p.step + i) for i in range(k)]
                     if self.update is None or k != self.update.per_call or len(y) < k * bs:
                         opt.lr = lrs[0]
@@ -297,9 +293,10 @@ class Trainer:
                             refresh=False,
                         )
                         since_check = 0
-                    if self.group is not None:  # stop together, at a check, or ranks would hang
-                        stop = since_check == 0 and self._anyone(stop or self._stop)
-                    if stop or self._stop and self.group is None:
+                    stop = self.group.agree(
+                        stop or self._stop, at_check=since_check == 0, device=self.device
+                    )
+                    if stop:
                         self._check_finite(loss, weights=True)
                         curve.flush()
                         bar.update(since_check)
@@ -337,8 +334,8 @@ class Trainer:
         self._sync()
         p = self.progress
         p.train_seconds += time.perf_counter() - t0
-        if self.group is not None:  # the whole batches', over the ranks
-            loss_sum, correct, seen = total(loss_sum, correct, seen, device=self.device)
+        # the whole batches', over the ranks
+        loss_sum, correct, seen = self.group.total(loss_sum, correct, seen, device=self.device)
         p.loss_sum += float(loss_sum)
         p.correct += int(correct)
         p.seen += int(seen)

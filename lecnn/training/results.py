@@ -14,6 +14,7 @@ from lecnn.device import describe_device
 from lecnn.logs.tensorboard import RunLogger
 from lecnn.models import count
 from lecnn.training.checkpoint import write_atomically
+from lecnn.training.distributed import SINGLE, Processes
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.state import RunState
 
@@ -33,7 +34,7 @@ def finish(
     status: str,
     final_test: Evaluation | None = None,
     compiled: bool = False,
-    group=None,
+    group: Processes = SINGLE,
 ) -> RunResult:
     """Evaluate the finished run (``final_test``: the last pass's test evaluation, when the
     weights have not changed since), log its pictures, end the HParams session, and write
@@ -76,9 +77,9 @@ def finish(
         )
         logger.confusion(ev.confusion(data.test.y), p.step)
     logger.end_session(status)
-    if group is not None:
+    if group.parallel:
         results["processes"] = group.world
-    if group is None or group.main:  # every rank holds the same results; rank 0 writes them
+    if group.main:  # every rank holds the same results; rank 0 writes them
         text = json.dumps(results, indent=2, default=str)
         write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(run_dir, status, results)
