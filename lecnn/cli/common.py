@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import NoReturn
-
-from lecnn.data import DATA_ENV, DATASETS
+from collections.abc import Callable, Iterable
+from dataclasses import MISSING, fields
+from typing import Any, NoReturn
 
 
 class Parser(argparse.ArgumentParser):
@@ -18,24 +18,44 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def add_config_flags(
+    p: argparse.ArgumentParser, names: Iterable[str] | None = None, *, given_only: bool = False
+) -> list[str]:
+    """Add ``TrainConfig``'s flags (``names``, or every field with one) to ``p``, each built from
+    its field: name, help, how it is read, choices, default. With ``given_only`` a flag left out
+    leaves no attribute (argparse's SUPPRESS), so a caller tells "given" from "omitted";
+    otherwise it takes the field's default. Returns the field names added."""
+    from lecnn.training.config import TrainConfig
+
+    chosen = [f for f in fields(TrainConfig) if "flag" in f.metadata]
+    if names is not None:
+        wanted = list(names)
+        chosen = sorted((f for f in chosen if f.name in wanted), key=lambda f: wanted.index(f.name))
+    for f in chosen:
+        spec = dict(f.metadata["flag"])
+        kind, text = spec.pop("kind"), spec.pop("help")
+        if not any(f.default is v for v in (None, False, MISSING)) and kind != "switch":
+            text = f"{text} (default {f.default})" if text else f"default {f.default}"
+        kwargs: dict[str, Any] = {"help": text, **spec}
+        if kind == "switch":
+            kwargs["action"] = "store_true"
+        elif kind == "onoff":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif kind in READERS:
+            kwargs["type"] = READERS[kind]
+        if "choices" in kwargs:
+            kwargs["choices"] = list(kwargs["choices"])
+        default = argparse.SUPPRESS if given_only else f.default
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=default, **kwargs)
+    return [f.name for f in chosen]
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="default: mnist")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"folder with the four IDX files (gzip or raw), or torchvision's layout; "
-        f"default ${DATA_ENV}, else ~/.cache/lecnn (downloaded there when online)",
-    )
+    add_config_flags(p, ["dataset", "data_dir"])
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
-    )
-    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**64-1 (default 0)")
-    p.add_argument(
-        "--deterministic", action="store_true", help="use torch's deterministic algorithms only"
-    )
+    add_config_flags(p, ["device", "seed", "deterministic"])
 
 
 def whole_number(text: str) -> int:
@@ -74,3 +94,7 @@ def number(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
+
+
+#: how a flag's text is read, by the ``kind`` its ``TrainConfig`` field names
+READERS: dict[str, Callable[[str], Any]] = {"count": whole_number, "number": number, "seed": seed}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import fields
 
-from lecnn.cli.common import add_data_args, add_device_args, number, whole_number
+from lecnn.cli.common import add_config_flags
 from lecnn.device import describe_device
-from lecnn.models import IMPLS, MODELS, count
-from lecnn.training.config import COMPILE_CHOICES, DTYPES, OPTIMIZERS, RECIPES, TrainConfig
+from lecnn.models import count
+from lecnn.training.config import RECIPES, TrainConfig
 
 
 def add_parser(sub) -> None:
@@ -19,71 +20,7 @@ def add_parser(sub) -> None:
         description="Train a model on MNIST. Flags left out take the model's defaults "
         "(lecnn models lists them).",
     )
-    p.add_argument(
-        "--model",
-        metavar="MODEL",
-        help=f"{', '.join(MODELS)} (default: lenet5-modern, or the recipe's); lenet5 takes "
-        "options, e.g. lenet5:init=printed,subsampling=sum (lecnn models lists them)",
-    )
-    p.add_argument(
-        "--recipe",
-        choices=list(RECIPES),
-        help="a named set of settings: fast = the least training time to 99%% test accuracy "
-        "(lenet5-modern; flags given here still win)",
-    )
-    p.add_argument(
-        "--impl",
-        default="autograd",
-        choices=list(IMPLS),
-        help="hand-written backprop (manual) or torch autograd",
-    )
-    add_data_args(p)
-    add_device_args(p)
-    p.add_argument("--epochs", type=whole_number, help="passes over the training set")
-    p.add_argument(
-        "--batch-size", type=whole_number, help="examples per update (1 = per-example SGD)"
-    )
-    p.add_argument("--lr", type=number, help="learning rate α (finite, > 0)")
-    p.add_argument(
-        "--optimizer",
-        metavar="OPTIMIZER",
-        help=f"{', '.join(OPTIMIZERS)}; sdlm takes options: sdlm:mu=0.02,samples=500 (the paper's)",
-    )
-    p.add_argument(
-        "--schedule",
-        help="constant, inverse[:TAU] (α/(1+t/τ)), linear, cosine (to 0 over the run), "
-        "passlinear:F (by pass, to F·α), or steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)",
-    )
-    p.add_argument("--weight-decay", type=number)
-    p.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="random affine distortions on the device",
-    )
-    p.add_argument(
-        "--augment-kind",
-        metavar="KIND",
-        help="paper: the 1998 paper's distortions (shifts, scaling, squeezing, horizontal "
-        "shearing; options strength, translate, scale, squeeze, shear, e.g. paper:strength=0.5); "
-        "affine: stronger ones with rotation; shift1: ±1-pixel shifts",
-    )
-    p.add_argument("--order", choices=["shuffle", "fixed"], help="example order in each pass")
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
-    p.add_argument(
-        "--compile",
-        default="auto",
-        choices=list(COMPILE_CHOICES),
-        help="run each update as one compiled program (torch.compile on the CPU, CUDA graphs on "
-        "a GPU); auto: where it pays, i.e. long per-example CPU runs and long CUDA runs",
-    )
-    p.add_argument(
-        "--logdir",
-        metavar="RUN_DIR",
-        help="this run's own folder, created if needed: TensorBoard events (sub-runs train/ and "
-        "test/), checkpoint.pt, results.json (default runs/<model>-<impl>-<timestamp>); view it "
-        "with tensorboard --logdir RUN_DIR, or its parent folder to compare runs",
-    )
+    add_config_flags(p, given_only=True)  # every TrainConfig setting, from its field
     p.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -95,14 +32,6 @@ def add_parser(sub) -> None:
         action="store_true",
         help="replace the run that --logdir already holds (its checkpoint, results and events)",
     )
-    p.add_argument("--eval-every", type=whole_number, default=1, help="test every N passes")
-    p.add_argument(
-        "--log-every",
-        type=whole_number,
-        help="updates between TensorBoard's step-level train loss/error points "
-        "(default: about 300 points per run)",
-    )
-    p.add_argument("--limit", type=whole_number, help="train on the first N training digits only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -110,41 +39,22 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from lecnn.training.loop import Trainer
 
-    config = TrainConfig(
-        model=args.model or (RECIPES[args.recipe]["model"] if args.recipe else "lenet5-modern"),
-        recipe=args.recipe,
-        impl=args.impl,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        device=args.device,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        augment=args.augment,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-        deterministic=args.deterministic,
-        dtype=args.dtype,
-        logdir=args.logdir,
-        eval_every=args.eval_every,
-        log_every=args.log_every,
-        limit=args.limit,
-        augment_kind=args.augment_kind,
-        order=args.order,
-        compile=args.compile,
-    )
+    names = {f.name for f in fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in names}  # the flags given, no others
+    if "model" not in given and "recipe" in given:
+        given["model"] = RECIPES[given["recipe"]]["model"]
+    config = TrainConfig(**given)
     trainer = Trainer(  # checks the settings and the device before it loads any data
         config,
         resume=args.resume,
+        given=set(given),
         overwrite=args.overwrite,
         progress_bar=False if args.no_progress else None,
     )
     cfg = trainer.config
     if not trainer.main:  # under torchrun rank 0 speaks for the run
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of this process)
-    if args.device == "auto":
+    if cfg.device == "auto":
         print(f"device: auto picked {describe_device(trainer.device)}")
     print(
         f"data: {len(trainer.data.train):,} training / {len(trainer.data.test):,} test digits ({trainer.data.input})"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from typing import Any
 
 import torch
 
 from lecnn import manual as M
-from lecnn.data import Digits, Prepared, prepare
+from lecnn.data import DATA_ENV, DATASETS, Digits, Prepared, prepare
 from lecnn.errors import LecnnError
-from lecnn.models import get_spec
+from lecnn.models import IMPLS, MODELS, get_spec
 from lecnn.options import call, split
 from lecnn.training.augment import augmentation
 
@@ -48,35 +48,127 @@ DTYPES = ("float32", "float64")
 COMPILE_CHOICES = ("auto", "on", "off")
 
 
+def flag(help: str, kind: str = "text", **options: Any) -> dict[str, Any]:
+    """A setting's command-line flag (``lecnn train`` builds its parser from these): the help
+    text, how the value is read (``kind``: text, count, number, seed, switch — on when given —
+    or onoff — ``--x``/``--no-x``), and argparse's ``choices`` or ``metavar``."""
+    return {"flag": {"help": help, "kind": kind, **options}}
+
+
 @dataclass
 class TrainConfig:
-    """Everything that defines a run. ``None`` means: the model's default (``TrainDefaults``)."""
+    """Everything that defines a run. ``None`` means: the model's default (``TrainDefaults``).
+    A field with ``flag`` metadata is a ``lecnn train`` flag of the same name."""
 
-    model: str = "lenet5-modern"
-    impl: str = "autograd"
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    device: str = "auto"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    schedule: str | None = None
-    augment: bool | None = None
-    weight_decay: float | None = None
-    seed: int = 0
-    deterministic: bool = False
-    dtype: str = "float32"
-    logdir: str | None = None
-    eval_every: int = 1
-    log_every: int | None = None  # updates between step-level TensorBoard points (None: ~300)
-    limit: int | None = None  # train on the first N training digits only
-    order: str | None = None  # "shuffle" each pass, or "fixed" (the data's order, every pass)
-    augment_kind: str | None = None  # with augment: "paper", "affine" or "shift1" (±1 pixel)
+    model: str = field(
+        default="lenet5-modern",
+        metadata=flag(
+            f"{', '.join(MODELS)}; lenet5 takes options, e.g. lenet5:init=printed,subsampling=sum "
+            "(lecnn models lists them); with --recipe and no --model, the recipe's",
+            metavar="MODEL",
+        ),
+    )
+    impl: str = field(
+        default="autograd",
+        metadata=flag("hand-written backprop (manual) or torch autograd", choices=IMPLS),
+    )
+    dataset: str = field(default="mnist", metadata=flag("the data set", choices=tuple(DATASETS)))
+    data_dir: str | None = field(
+        default=None,
+        metadata=flag(
+            "folder with the four IDX files (gzip or raw), or torchvision's layout; default "
+            f"${DATA_ENV}, else ~/.cache/lecnn (downloaded there when online)"
+        ),
+    )
+    device: str = field(
+        default="auto", metadata=flag("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    )
+    epochs: int | None = field(default=None, metadata=flag("passes over the training set", "count"))
+    batch_size: int | None = field(
+        default=None, metadata=flag("examples per update (1 = per-example SGD)", "count")
+    )
+    lr: float | None = field(default=None, metadata=flag("learning rate α (finite, > 0)", "number"))
+    optimizer: str | None = field(
+        default=None,
+        metadata=flag(
+            f"{', '.join(OPTIMIZERS)}; sdlm takes options: sdlm:mu=0.02,samples=500 (the paper's)",
+            metavar="OPTIMIZER",
+        ),
+    )
+    schedule: str | None = field(
+        default=None,
+        metadata=flag(
+            "constant, inverse[:TAU] (α/(1+t/τ)), linear, cosine (to 0 over the run), passlinear:F "
+            "(by pass, to F·α), or steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
+        ),
+    )
+    augment: bool | None = field(
+        default=None,
+        metadata=flag("random distortions of the training digits, on the device", "onoff"),
+    )
+    weight_decay: float | None = field(
+        default=None, metadata=flag("L2 weight decay (decoupled for adam)", "number")
+    )
+    seed: int = field(default=0, metadata=flag("random seed, 0 to 2**64-1", "seed"))
+    deterministic: bool = field(
+        default=False, metadata=flag("use torch's deterministic algorithms only", "switch")
+    )
+    dtype: str = field(default="float32", metadata=flag("", choices=DTYPES))
+    logdir: str | None = field(
+        default=None,
+        metadata=flag(
+            "this run's own folder, created if needed: TensorBoard events (sub-runs train/ and "
+            "test/), checkpoint.pt, results.json (default runs/<model>-<impl>-<timestamp>); view it "
+            "with tensorboard --logdir RUN_DIR, or its parent folder to compare runs",
+            metavar="RUN_DIR",
+        ),
+    )
+    eval_every: int = field(default=1, metadata=flag("test every N passes", "count"))
+    log_every: int | None = field(
+        default=None,
+        metadata=flag(
+            "updates between TensorBoard's step-level train loss/error points "
+            "(default: about 300 points per run)",
+            "count",
+        ),
+    )
+    limit: int | None = field(
+        default=None, metadata=flag("train on the first N training digits only", "count")
+    )
+    order: str | None = field(
+        default=None,
+        metadata=flag(
+            "example order in each pass: shuffled, or the data's own every pass",
+            choices=("shuffle", "fixed"),
+        ),
+    )
+    augment_kind: str | None = field(
+        default=None,
+        metadata=flag(
+            "paper: the 1998 paper's distortions (shifts, scaling, squeezing, horizontal shearing; "
+            "options strength, translate, scale, squeeze, shear, e.g. paper:strength=0.5); affine: "
+            "stronger ones with rotation; shift1: ±1-pixel shifts",
+            metavar="KIND",
+        ),
+    )
     data_seed: int = 1337  # which digits form the 1989-sized set
     input: str | None = None  # the data's form, when not the model's own (same image size)
-    compile: str = "auto"  # the update as one compiled program: "on", "off", or where it pays
-    recipe: str | None = None  # a named recipe (RECIPES) whose settings replace the defaults
+    compile: str = field(
+        default="auto",
+        metadata=flag(
+            "run each update as one compiled program (torch.compile on the CPU, CUDA graphs on a "
+            "GPU); auto: where it pays, i.e. long per-example CPU runs and long CUDA runs",
+            choices=COMPILE_CHOICES,
+        ),
+    )
+    recipe: str | None = field(
+        default=None,
+        metadata=flag(
+            "a named set of settings: fast = the least training time to 99%% test accuracy "
+            "(lenet5-modern; flags given here still win)",
+            choices=tuple(RECIPES),
+        ),
+    )
 
     def resolved(self) -> TrainConfig:
         """A copy with the model's defaults filled in, validated."""

@@ -65,6 +65,7 @@ class Trainer:
         progress_bar: bool | None = None,
         overwrite: bool = False,
         distributed: bool = True,
+        given: set[str] | None = None,
     ) -> None:
         # under torchrun (several processes) the run is one data-parallel run over all of them,
         # unless the caller runs independent single-process runs (lecnn reproduce)
@@ -78,7 +79,8 @@ class Trainer:
             self._lock = claim(run_dir, resume=True, overwrite=False) if self.main else Unclaimed()
             try:
                 ckpt = load_checkpoint(resume)
-                config = resumed_config(TrainConfig.from_dict(ckpt["config"]), config, ckpt)
+                saved = TrainConfig.from_dict(ckpt["config"])
+                config = resumed_config(saved, config, ckpt, given)
             except BaseException:
                 self._lock.release()
                 raise

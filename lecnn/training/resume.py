@@ -32,14 +32,21 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def resumed_config(saved: TrainConfig, requested: TrainConfig, ckpt: dict[str, Any]) -> TrainConfig:
+def resumed_config(
+    saved: TrainConfig,
+    requested: TrainConfig,
+    ckpt: dict[str, Any],
+    given: set[str] | None = None,
+) -> TrainConfig:
     """``saved`` with the settings of ``requested`` that may change on resume; a setting given
-    (different from TrainConfig's default) that differs from ``saved`` is refused in one line."""
+    that differs from ``saved`` is refused in one line. ``given``: the names of the settings
+    the user gave (the command line knows); without it, a setting counts as given where it
+    differs from TrainConfig's default."""
     done = int(ckpt["progress"]["epoch"])
     out = TrainConfig(**asdict(saved))
     for f in fields(TrainConfig):
         value = getattr(requested, f.name)
-        if value == getattr(_DEFAULT, f.name):
+        if (f.name not in given) if given is not None else value == getattr(_DEFAULT, f.name):
             continue  # not given
         if f.name in RELOCATABLE:
             setattr(out, f.name, value)
