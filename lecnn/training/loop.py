@@ -8,19 +8,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from lecnn.data import Prepared, derived_seed, load_mnist, make_generator, pass_order
 from lecnn.device import select_device, set_deterministic
 from lecnn.errors import LecnnError
-from lecnn.logs.tensorboard import RunLogger, Silent, timestamped_run_dir
+from lecnn.logs.tensorboard import timestamped_run_dir
 from lecnn.manual.optim import Optimizer
 from lecnn.models import get_spec
 from lecnn.training.augment import augmentation
@@ -30,10 +30,11 @@ from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.distributed import SINGLE, Processes, check_split, join, launched
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
+from lecnn.training.reporter import Reporter, Tally
 from lecnn.training.results import RunResult, finish
 from lecnn.training.resume import resumed_config
 from lecnn.training.rundir import Unclaimed, claim, remove_if_unused
-from lecnn.training.runlog import StepCurve, log_every, log_start
+from lecnn.training.runlog import log_every
 from lecnn.training.state import Diverged, Progress, RunState
 
 __all__ = ["Diverged", "Trainer", "load_data", "train"]
@@ -205,125 +206,109 @@ class Trainer:
         """Train to the configured number of passes. ``on_step(step, loss)`` runs after each
         update (``loss``: that update's loss, a tensor) and may return True to stop as Ctrl-C
         would."""
-        cfg, p, engine, opt = self.config, self.progress, self.engine, self.optimizer
-        train = self.data.train
-        self.logger = logger = (
-            RunLogger(self.run_dir, names=self.spec.display_name) if self.main else Silent()
-        )
-        if p.step == 0 and self.main:
-            log_start(logger, cfg, self.device, engine, train.x[:1])
-        curve = StepCurve(logger, self.log_every)
-        previous = None
-        if sys.platform != "win32" and _in_main_thread():
-            previous = signal.signal(signal.SIGINT, self.request_stop)
-        bar = tqdm(
-            total=cfg.epochs * self.batches,
-            initial=p.epoch * self.batches + p.batch,
-            disable=(not self.main)
-            or ((not self.progress_bar) if self.progress_bar is not None else None),
-            unit="batch",
-            dynamic_ncols=True,
-            desc=f"{cfg.model}/{cfg.impl}",
-        )
-        status = "finished"
+        p = self.progress
+        self.report = Reporter(
+            self.config, self.engine, p, run_dir=self.run_dir, device=self.device,
+            batches=self.batches, log_every=self.log_every, main=self.main,
+            bar=self.progress_bar, example=self.data.train.x[:1],
+        )  # fmt: skip
         try:
-            while p.epoch < cfg.epochs:
-                if p.order is None:
-                    p.order = pass_order(  # --order fixed: the 1989 protocol's constant order
-                        len(train),
-                        device=self.device,
-                        generator=self.state.generator,
-                        shuffle=cfg.order != "fixed",
-                    )
-                # this pass's examples gathered once, in order; each batch is then a view
-                xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
-                opt.start_pass(  # SDLM re-estimates its curvature here
-                    partial(engine.curvature, xs[: opt.samples], ts[: opt.samples]),
-                    fresh=p.batch == 0,
-                )
-                bs = cfg.batch_size
-                loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-                correct = torch.zeros((), dtype=torch.int64, device=self.device)
-                seen = 0
-                curve.start()
-                self._sync()
-                t0 = time.perf_counter()
-                since_check = 0
-                while p.batch < self.batches:
-                    k = self._per_call(p.batch)  # updates in this call: 1, or a compiled chunk
-                    start, end = p.batch * bs, (p.batch + k) * bs
-                    x, t, y = xs[start:end], ts[start:end], ys[start:end]
-                    if cfg.augment and k == 1:
-                        x = self.augment(x, self.state.generator)
-                    elif cfg.augment:  # batch by batch: the generator's draws as in eager runs
-                        x = torch.cat([self.augment(b, self.state.generator) for b in x.split(bs)])
-                    x, t, y = self.group.share(x, t, y)  # this rank's share of the batch
-                    lrs = [self.schedule(p.epoch, p.step + i) for i in range(k)]
-                    if self.update is None or k != self.update.per_call or len(y) < k * bs:
-                        opt.lr = lrs[0]
-                        loss, out = engine.train_step(x, t)
-                        opt.step(engine.params(), engine.grads())
-                        losses = (loss,)  # no tensor op on the per-example hot path
-                        loss_sum += self.spec.loss_total(loss, len(y))
-                    else:
-                        losses, outs = self.update(
-                            x.view(k, bs, *x.shape[1:]), t.view(k, bs, *t.shape[1:]), lrs
-                        )
-                        out, loss = outs.flatten(0, 1), losses[-1]
-                        loss_sum += self.spec.loss_total(losses, bs).sum(dtype=loss_sum.dtype)
-                    correct += (engine.predict(out) == y).sum()
-                    seen += len(y)
-                    p.batch += k
-                    p.step += k
-                    since_check += k
-                    stop = None
-                    for i in range(k):
-                        step = p.step - k + 1 + i
-                        if on_step is not None:
-                            stop = on_step(step, losses[i]) or stop
-                        if step == 1 or step % self.log_every == 0:
-                            logger.scalars({"optimizer/lr": lrs[i]}, step)
-                    curve.record(p.step, loss_sum, correct, seen, since=p.step - k)
-                    if since_check >= CHECK_EVERY or p.batch == self.batches:
-                        self._check_finite(loss)
-                        curve.flush()
-                        bar.update(since_check)
-                        bar.set_postfix(
-                            loss=f"{(p.loss_sum + float(loss_sum)) / (p.seen + seen):.4f}",
-                            acc=f"{(p.correct + int(correct)) / (p.seen + seen):.2%}",
-                            img_s=f"{seen / max(time.perf_counter() - t0, 1e-9):,.0f}",
-                            refresh=False,
-                        )
-                        since_check = 0
-                    stop = self.group.agree(
-                        stop or self._stop, at_check=since_check == 0, device=self.device
-                    )
-                    if stop:
-                        self._check_finite(loss, weights=True)
-                        curve.flush()
-                        bar.update(since_check)
-                        self._fold(loss_sum, correct, seen, t0)
-                        self.save()
-                        status = "interrupted"
-                        return self._finish(status)
-                self._fold(loss_sum, correct, seen, t0)
-                self._end_epoch(logger, bar)
-            return self._finish(status)
+            with _sigint_calls(self.request_stop):
+                while p.epoch < self.config.epochs:
+                    if not self._train_pass(on_step):
+                        return self._finish("interrupted")
+                    self._end_pass()
+            return self._finish("finished")
         except Diverged:
-            logger.end_session("diverged")
+            self.report.logger.end_session("diverged")
             raise
         finally:
-            bar.close()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-            logger.close()
+            self.report.close()
             self.close()
+
+    def _pass_examples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This pass's examples (inputs, targets, labels) gathered once in its order (drawn at its
+        start; ``--order fixed``: the 1989 protocol's constant order); each batch is a view."""
+        p, train = self.progress, self.data.train
+        if p.order is None:
+            shuffle = self.config.order != "fixed"
+            p.order = pass_order(
+                len(train), device=self.device, generator=self.state.generator, shuffle=shuffle
+            )
+        xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
+        samples = self.optimizer.samples  # SDLM re-estimates its curvature at a pass's start
+        self.optimizer.start_pass(
+            partial(self.engine.curvature, xs[:samples], ts[:samples]), fresh=p.batch == 0
+        )
+        return xs, ts, ys
+
+    def _next_chunk(self, xs: torch.Tensor, ts: torch.Tensor, ys: torch.Tensor) -> _Chunk:
+        """The next call's batches from the pass's examples: 1, or a compiled chunk of ``k``,
+        augmented batch by batch (the generator's draws as in eager runs), this rank's share."""
+        p, bs = self.progress, self.config.batch_size
+        k = self._per_call(p.batch)
+        start, end = p.batch * bs, (p.batch + k) * bs
+        x, t, y = xs[start:end], ts[start:end], ys[start:end]
+        if self.config.augment and k == 1:
+            x = self.augment(x, self.state.generator)
+        elif self.config.augment:
+            x = torch.cat([self.augment(b, self.state.generator) for b in x.split(bs)])
+        x, t, y = self.group.share(x, t, y)
+        lrs = [self.schedule(p.epoch, p.step + i) for i in range(k)]
+        return _Chunk(k, x, t, y, lrs)
+
+    def _apply(self, c: _Chunk) -> tuple[Sequence[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Take the chunk's updates: (each update's loss, the outputs, their loss summed over the
+        examples), eagerly or as one compiled call of a whole chunk."""
+        bs, engine, opt = self.config.batch_size, self.engine, self.optimizer
+        if self.update is None or c.k != self.update.per_call or len(c.y) < c.k * bs:
+            opt.lr = c.lrs[0]
+            loss, out = engine.train_step(c.x, c.t)
+            opt.step(engine.params(), engine.grads())
+            # no tensor op on the per-example hot path
+            return (loss,), out, self.spec.loss_total(loss, len(c.y))
+        stacked = (c.x.view(c.k, bs, *c.x.shape[1:]), c.t.view(c.k, bs, *c.t.shape[1:]))
+        losses, outs = self.update(*stacked, c.lrs)
+        return losses, outs.flatten(0, 1), self.spec.loss_total(losses, bs).sum(dtype=torch.float64)
+
+    def _train_pass(self, on_step: Callable[[int, torch.Tensor], bool | None] | None) -> bool:
+        """The rest of the current pass; False when it stopped early (a checkpoint saved)."""
+        p = self.progress
+        xs, ts, ys = self._pass_examples()
+        self.report.stretch()
+        self._sync()
+        tally = Tally(self.device)
+        while p.batch < self.batches:
+            chunk = self._next_chunk(xs, ts, ys)
+            losses, out, loss_total = self._apply(chunk)
+            correct = (self.engine.predict(out) == chunk.y).sum()
+            tally.add(loss_total, correct, len(chunk.y), chunk.k)
+            p.batch += chunk.k
+            p.step += chunk.k
+            stop = None
+            if on_step is not None:
+                for i in range(chunk.k):
+                    stop = on_step(p.step - chunk.k + 1 + i, losses[i]) or stop
+            self.report.updates(p.step, chunk.lrs, tally)
+            if tally.since_check >= CHECK_EVERY or p.batch == self.batches:
+                self._check_finite(losses[-1])
+                self.report.check(p, tally)
+                tally.since_check = 0
+            at_check = tally.since_check == 0  # ranks stop together, at a check, or they hang
+            if self.group.agree(stop or self._stop, at_check=at_check, device=self.device):
+                self._check_finite(losses[-1], weights=True)
+                self.report.stopped(tally)
+                self._fold(tally)
+                self.save()
+                return False
+        self._fold(tally)
+        return True
 
     def _finish(self, status: str) -> RunResult:
         return finish(
             self.state,
             self.data,
-            self.logger,
+            self.report.logger,
             self.run_dir,
             status,
             final_test=self.final_test,
@@ -331,20 +316,22 @@ class Trainer:
             group=self.group,
         )
 
-    def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, t0: float) -> None:
-        """Add this stretch's sums and time into the saved progress."""
+    def _fold(self, tally: Tally) -> None:
+        """Add this stretch's sums and time into the saved progress (the whole batches', summed
+        over the ranks)."""
         self._sync()
         p = self.progress
-        p.train_seconds += time.perf_counter() - t0
-        # the whole batches', over the ranks
-        loss_sum, correct, seen = self.group.total(loss_sum, correct, seen, device=self.device)
+        p.train_seconds += time.perf_counter() - tally.t0
+        loss_sum, correct, seen = self.group.total(
+            tally.loss_sum, tally.correct, tally.seen, device=self.device
+        )
         p.loss_sum += float(loss_sum)
         p.correct += int(correct)
         p.seen += int(seen)
 
-    def _end_epoch(self, logger: RunLogger, bar: tqdm) -> None:
+    def _pass_record(self) -> dict[str, Any]:
+        """The finished pass's figures, with the test set's when it is evaluated this pass."""
         cfg, p = self.config, self.progress
-        self._check_finite(torch.tensor(p.loss_sum / p.seen), weights=True)
         epoch = p.epoch + 1
         record: dict[str, Any] = {
             "epoch": epoch,
@@ -361,30 +348,42 @@ class Trainer:
             if epoch == cfg.epochs:  # the weights are final: finish() reports this evaluation
                 self.final_test = ev
             record.update(test_loss=ev.loss, test_error=ev.error, test_misses=ev.misses)
-            bar.write(
-                f"pass {epoch}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
-                f"error {record['train_error']:.2%} | test loss {ev.loss:.4f} "
-                f"error {ev.error:.2%} ({ev.misses} misses) | {record['images_per_s'] or 0:,.0f} images/s"
-            )
+        return record
+
+    def _end_pass(self) -> None:
+        p = self.progress
+        self._check_finite(torch.tensor(p.loss_sum / p.seen), weights=True)
+        record = self._pass_record()
         p.history.append(record)
-        logger.metrics("train", "pass", record["train_loss"], record["train_error"], p.step)
-        if "test_loss" in record:
-            logger.metrics("test", "pass", record["test_loss"], record["test_error"], p.step)
-        logger.scalars(
-            {
-                "speed/images_per_s": record["images_per_s"],
-                "time/train_seconds": record["train_seconds"],
-            },
-            p.step,
-        )
-        logger.histograms(self.engine.params(), self.engine.grads(), p.step)
-        name, first = next(iter(self.engine.params().items()))
-        if first.dim() == 4:
-            logger.filters(name, first, p.step)
-        logger.flush()
-        p.epoch, p.batch, p.order = epoch, 0, None
+        self.report.pass_end(record, p.step)
+        p.epoch, p.batch, p.order = record["epoch"], 0, None
         p.loss_sum, p.correct, p.seen = 0.0, 0, 0
         self.save()
+
+
+@dataclass
+class _Chunk:
+    """One call's updates: ``k`` batches (inputs, targets, labels concatenated) and their rates."""
+
+    k: int
+    x: torch.Tensor
+    t: torch.Tensor
+    y: torch.Tensor
+    lrs: list[float]
+
+
+@contextmanager
+def _sigint_calls(handler: Callable[..., Any]) -> Iterator[None]:
+    """Ctrl-C calls ``handler`` for the block (the main thread only: Python delivers signals
+    there), then the previous handler is back."""
+    if sys.platform == "win32" or not _in_main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _in_main_thread() -> bool:
