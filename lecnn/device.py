@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 
 import torch
 
@@ -72,9 +73,18 @@ def describe_machine(device: torch.device) -> str:
     return f"{describe_device(device)}; host {host}; torch {torch.__version__}"
 
 
-def set_deterministic(enabled: bool) -> None:
-    """Switch torch's deterministic algorithms on or off (CUDA also needs the cuBLAS workspace)."""
+def set_deterministic(enabled: bool) -> Callable[[], None]:
+    """Switch torch's deterministic algorithms on or off (CUDA also needs the cuBLAS workspace)
+    for a run; returns what puts the process's settings back as they were (the run calls it
+    when it ends, so one run's choice does not outlive it)."""
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled)
     torch.backends.cudnn.benchmark = not enabled
+
+    def restore() -> None:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]
+
+    return restore

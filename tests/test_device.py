@@ -47,10 +47,23 @@ def test_cli_absent_device_exits_2_without_traceback():
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_deterministic_switch():
-    set_deterministic(True)
+def test_deterministic_switch_and_its_restore(subset_dir, tmp_path):
+    restore = set_deterministic(True)
     try:
         assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.backends.cudnn.benchmark
     finally:
-        set_deterministic(False)
+        restore()
     assert not torch.are_deterministic_algorithms_enabled()
+    # a run with --deterministic leaves the process as it found it
+    from lecnn.training.config import TrainConfig
+    from lecnn.training.loop import Trainer, load_data
+
+    cfg = TrainConfig(model="linear", device="cpu", epochs=1, limit=64, batch_size=16, deterministic=True,
+                      data_dir=str(subset_dir), logdir=str(tmp_path / "run"))  # fmt: skip
+    data = load_data(cfg, torch.device("cpu"), torch.float32)
+    trainer = Trainer(cfg, data=data, progress_bar=False)
+    assert torch.are_deterministic_algorithms_enabled()
+    cfg_dir = trainer.run_dir
+    trainer.run()
+    assert not torch.are_deterministic_algorithms_enabled() and cfg_dir.is_dir()

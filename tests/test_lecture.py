@@ -8,11 +8,12 @@ import statistics
 import pytest
 import torch
 
+from lecnn import compare
 from lecnn.cli import main
 from lecnn.cli.lecture import ROWS
+from lecnn.compare.knn import knn_predict, knn_reference
 from lecnn.data import load_mnist, prepare
-from lecnn.lecture import compare, linreg, logistic, xor
-from lecnn.lecture.knn import knn_predict, knn_reference
+from lecnn.lecture import linreg, logistic, xor
 
 
 def _tags(path):
@@ -102,7 +103,7 @@ def test_compare_table(mnist_dir, tmp_path, capsys):
     assert "Command: `lecnn compare --data-dir" in table
     record = json.loads((tmp_path / "compare.json").read_text())
     rows = record["rows"]
-    assert [r["key"] for r in rows] == list(ROWS) == list(compare.ROWS)
+    assert [r["key"] for r in rows] == list(ROWS) == list(compare.KEYS)
     assert all(0 <= r["test_error"] <= 1 and r["ms_per_digit"] > 0 for r in rows)
     errors = {r["key"]: r["test_error"] for r in rows}
     assert errors["knn"] < 0.2 and errors["svm-poly4"] < 0.2  # on 1,000 digits
@@ -167,7 +168,7 @@ def test_compare_seeds_and_merge(mnist_dir, tmp_path, capsys):
 
 
 def test_boosting_filters_half_wrong_half_right_and_only_disagreements(mnist):
-    from lecnn.lecture.boost import filtered
+    from lecnn.compare.boost import filtered
 
     train = prepare(mnist, "lenet32").train.head(3000)
     g = torch.Generator().manual_seed(0)

@@ -7,10 +7,9 @@ import shlex
 from pathlib import Path
 
 from lecnn.cli.common import add_data_args, positive_int, seed
+from lecnn.compare.classifiers import KEYS as ROWS
 
 STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
-#: lecnn compare's rows (lecnn.lecture.compare.ROWS, kept here so --help imports no torch)
-ROWS = ("linear", "knn", "mlp-300", "svm-poly4", "lenet1", "lenet4", "boosted-lenet4", "lenet5")
 
 
 def _rows(text: str) -> tuple[str, ...]:
@@ -97,10 +96,10 @@ def run_lecture(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from lecnn import compare
     from lecnn.data import load_mnist
     from lecnn.device import select_device
     from lecnn.errors import LecnnError
-    from lecnn.lecture import compare
     from lecnn.logs.tensorboard import timestamped_run_dir
 
     out = Path(args.logdir) if args.logdir else timestamped_run_dir("compare")
@@ -112,10 +111,10 @@ def run_compare(args: argparse.Namespace) -> int:
         return 0
     device = select_device(args.device)
     data = load_mnist(args.data_dir, dataset=args.dataset)
-    epochs = dict.fromkeys(compare.ROWS, args.epochs) if args.epochs else None
+    epochs = dict.fromkeys(compare.KEYS, args.epochs) if args.epochs else None
     seeds = range(args.seed, args.seed + args.seeds)
     compare.run(data, device, seeds=seeds, epochs=epochs, limit=args.limit, out_dir=out,
-                rows=args.rows or compare.ROWS, boost_size=args.boost_size,
+                rows=args.rows or compare.KEYS, boost_size=args.boost_size,
                 command=shlex.join(["lecnn", *args.argv]))  # fmt: skip
     print(f"table: {out / 'compare.md'}")
     return 0

@@ -62,9 +62,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.errors import LecnnError
     from lecnn.repro.protocols import protocol
     from lecnn.repro.report import write_report
-    from lecnn.repro.run import run_one
-    from lecnn.training.distributed import gather_objects, join, launched
-    from lecnn.training.resume import first_line
+    from lecnn.training.distributed import SINGLE, gather_objects, join, launched
 
     variant = "distort-paper" if args.distort else args.variant
     if args.distort and args.paper != "lenet5":
@@ -75,43 +73,14 @@ def run_reproduce(args: argparse.Namespace) -> int:
     proto = protocol(args.paper, variant)
     select_device(args.device)
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
-    command = f"lecnn reproduce {args.paper} --variant {variant}"
-    if sys.argv[1:2] == ["reproduce"]:  # run from the shell: record exactly what was typed
-        command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        threads = os.environ.get("OMP_NUM_THREADS")
-        if threads:
-            command = f"OMP_NUM_THREADS={threads} {command}"
-    runs = [
-        (impl, seed)
-        for impl in impls
-        for seed in range(args.first_seed, args.first_seed + args.seeds)
-    ]
-    group = join(select_device("cpu")) if launched() else None  # Gloo, to share out the runs
-    mine = runs if group is None else runs[group.rank :: group.world]
-    if group is None or group.main:
-        spread = f", spread over {group.world} processes" if group else ""
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    runs = [(impl, seed) for impl in impls for seed in seeds]
+    group = join(select_device("cpu")) if launched() else SINGLE  # Gloo, to share out the runs
+    if group.main:
+        spread = f", spread over {group.world} processes" if group.parallel else ""
         print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s){spread}")
-    failed = []
-    for impl, seed in mine:
-        try:
-            s = run_one(
-                proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
-                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
-                compile=args.compile, progress_bar=False if args.no_progress else None,
-            )  # fmt: skip
-        except (LecnnError, OSError, RuntimeError) as e:
-            if group is None:
-                raise
-            # one run's failure is reported; the other runs go on and are kept
-            failed.append(f"{impl} seed {seed} on rank {group.rank}: {first_line(e)}")
-            print(f"{args.paper}/{variant} {impl} seed {seed} FAILED on rank {group.rank}: {e}")
-            continue
-        print(
-            f"{args.paper}/{variant} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
-            f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
-            f"{s['wall_seconds']:.0f} s" + (f" (rank {group.rank})" if group else "")
-        )
-    if group is not None:
+    failed = _train(args, proto, variant, runs[group.rank :: group.world], group)
+    if group.parallel:
         failed = [f for part in gather_objects(failed) for f in part]
         if not group.main:
             return 1 if failed else 0
@@ -121,6 +90,47 @@ def run_reproduce(args: argparse.Namespace) -> int:
         err.exit_code = 1  # type: ignore[attr-defined]
         raise err
     return 0
+
+
+def _typed_command(args: argparse.Namespace, variant: str) -> str:
+    """The command to record in each summary: exactly what was typed, when run from the shell."""
+    command = f"lecnn reproduce {args.paper} --variant {variant}"
+    if sys.argv[1:2] == ["reproduce"]:
+        command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        threads = os.environ.get("OMP_NUM_THREADS")
+        if threads:
+            command = f"OMP_NUM_THREADS={threads} {command}"
+    return command
+
+
+def _train(args: argparse.Namespace, proto, variant: str, mine: list, group) -> list[str]:
+    """Train this process's runs, a line for each; the failures, named (one process alone stops
+    at the first; under torchrun the other runs go on and are kept)."""
+    from lecnn.errors import LecnnError
+    from lecnn.repro.run import run_one
+    from lecnn.training.resume import first_line
+
+    command, failed = _typed_command(args, variant), []
+    rank = f" (rank {group.rank})" if group.parallel else ""
+    for impl, seed in mine:
+        try:
+            s = run_one(
+                proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
+                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
+                compile=args.compile, progress_bar=False if args.no_progress else None,
+            )  # fmt: skip
+        except (LecnnError, OSError, RuntimeError) as e:
+            if not group.parallel:
+                raise
+            failed.append(f"{impl} seed {seed} on rank {group.rank}: {first_line(e)}")
+            print(f"{args.paper}/{variant} {impl} seed {seed} FAILED on rank {group.rank}: {e}")
+            continue
+        print(
+            f"{args.paper}/{variant} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
+            f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
+            f"{s['wall_seconds']:.0f} s{rank}"
+        )
+    return failed
 
 
 def _runs_dir(path: str, *, must_exist: bool) -> Path:

@@ -108,53 +108,60 @@ def write_report(runs_dir: str | Path = "runs", failed: list[str] | None = None)
     for s in summaries:
         by_paper[s["paper"]][(s["variant"], s["impl"], _device_type(s))].append(s)
     for paper, title in PAPERS.items():
-        lines += [f"## {title}", ""]
-        groups = by_paper.get(paper, {})
-        lines += [
-            "| row | train error | train misses | test error | test misses | seeds | machine | "
-            "wall time per run | command |",
-            "|---|---:|---:|---:|---:|---|---|---:|---|",
-        ]
-        for proto in PROTOCOLS.values():
-            if proto.paper != paper:
-                continue
-            for pub in proto.published:
-                train = f"{100 * pub.train_error:.2f}%" if pub.train_error is not None else "—"
-                lines.append(
-                    f"| published ({proto.variant}): {pub.source} | {train} | {pub.train_misses or '—'} | "
-                    f"{100 * pub.test_error:.2f}% | {pub.test_misses or '—'} | | | | |"
-                )
-        for key, runs in sorted(groups.items()):
-            runs = sorted(runs, key=lambda r: r["seed"])
-            short = [r for r in runs if r["shortened"]]
-            note = " (shortened)" if short else ""
-            per_seed = ", ".join(f"{r['seed']}: {100 * r['test_error']:.2f}%" for r in runs)
-            wall = statistics.mean(r["wall_seconds"] for r in runs)
-            compiled = sum(bool(r.get("compiled")) for r in runs)  # older summaries: eager
-            how = "eager" if not compiled else "compiled" if compiled == len(runs) else "mixed"
-            lines.append(
-                f"| measured: {_label(*key)}{note} | {_pct([r['train_error'] for r in runs])} | "
-                f"{_misses([r['train_misses'] for r in runs])} | {_pct([r['test_error'] for r in runs])} | "
-                f"{_misses([r['test_misses'] for r in runs])} | {len(runs)} ({per_seed}) | "
-                f"{runs[0]['machine']} | {wall:.0f} s ({how}) | "
-                + "; ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in runs))
-                + " |"
-            )
-        lines.append("")
-        for proto in PROTOCOLS.values():
-            if proto.paper == paper and any(key[0] == proto.variant for key in groups):
-                lines.append(
-                    f"**{proto.variant}** — {proto.title}. Where this run departs from it:"
-                )
-                lines += [f"- {d}" for d in proto.departures]
-                lines.append("")
-        figure = runs_dir / f"reproduction-{paper}.png"
-        if groups and _figure(paper, groups, figure):
-            lines += [f"![{paper} test error per pass]({figure.name})", ""]
-        if not groups:
-            lines += ["No runs yet: `lecnn reproduce " + paper + "`.", ""]
+        lines += _paper_section(paper, title, by_paper.get(paper, {}), runs_dir)
     if failed:
         lines += ["## Runs that failed", ""] + [f"- {f}" for f in failed] + [""]
     out = runs_dir / "REPRODUCTION.md"
     text = ("\n".join(lines) + "\n").encode()
     return write_atomically(out, lambda f: f.write(text))
+
+
+def _paper_section(paper: str, title: str, groups: dict, runs_dir: Path) -> list[str]:
+    """One paper's table (its published rows, then one row per measured protocol and
+    implementation), its departures and its figure."""
+    lines = [f"## {title}", ""]
+    lines += [
+        "| row | train error | train misses | test error | test misses | seeds | machine | "
+        "wall time per run | command |",
+        "|---|---:|---:|---:|---:|---|---|---:|---|",
+    ]
+    for proto in PROTOCOLS.values():
+        if proto.paper != paper:
+            continue
+        for pub in proto.published:
+            train = f"{100 * pub.train_error:.2f}%" if pub.train_error is not None else "—"
+            lines.append(
+                f"| published ({proto.variant}): {pub.source} | {train} | {pub.train_misses or '—'} | "
+                f"{100 * pub.test_error:.2f}% | {pub.test_misses or '—'} | | | | |"
+            )
+    lines += [_measured_row(key, runs) for key, runs in sorted(groups.items())]
+    lines.append("")
+    for proto in PROTOCOLS.values():
+        if proto.paper == paper and any(key[0] == proto.variant for key in groups):
+            lines.append(f"**{proto.variant}** — {proto.title}. Where this run departs from it:")
+            lines += [f"- {d}" for d in proto.departures]
+            lines.append("")
+    figure = runs_dir / f"reproduction-{paper}.png"
+    if groups and _figure(paper, groups, figure):
+        lines += [f"![{paper} test error per pass]({figure.name})", ""]
+    if not groups:
+        lines += ["No runs yet: `lecnn reproduce " + paper + "`.", ""]
+    return lines
+
+
+def _measured_row(key: tuple, runs: list[dict]) -> str:
+    """A protocol and implementation's runs: their errors over seeds, wall time, commands."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    note = " (shortened)" if any(r["shortened"] for r in runs) else ""
+    per_seed = ", ".join(f"{r['seed']}: {100 * r['test_error']:.2f}%" for r in runs)
+    wall = statistics.mean(r["wall_seconds"] for r in runs)
+    compiled = sum(bool(r.get("compiled")) for r in runs)  # older summaries: eager
+    how = "eager" if not compiled else "compiled" if compiled == len(runs) else "mixed"
+    return (
+        f"| measured: {_label(*key)}{note} | {_pct([r['train_error'] for r in runs])} | "
+        f"{_misses([r['train_misses'] for r in runs])} | {_pct([r['test_error'] for r in runs])} | "
+        f"{_misses([r['test_misses'] for r in runs])} | {len(runs)} ({per_seed}) | "
+        f"{runs[0]['machine']} | {wall:.0f} s ({how}) | "
+        + "; ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in runs))
+        + " |"
+    )

@@ -13,6 +13,7 @@ from lecnn.repro.protocols import Protocol
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
+from lecnn.training.results import RunResult
 
 
 def run_one(
@@ -44,32 +45,13 @@ def run_one(
     # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
     trainer = Trainer(config, progress_bar=progress_bar, distributed=False)
     result = trainer.run()
-    wall = time.perf_counter() - start
-    final = result.results.get("final", {})
     summary = {
         "paper": proto.paper,
         "variant": proto.variant,
         "impl": impl,
         "seed": seed,
-        "status": result.status,
-        "epochs": trainer.config.epochs,
-        "limit": limit,
-        "shortened": epochs is not None or limit is not None,
-        "train_digits": len(trainer.data.train),
-        "test_digits": len(trainer.data.test),
-        "test_error": final.get("test_error"),
-        "test_misses": final.get("test_misses"),
-        "train_error": final.get("train_error"),
-        "train_misses": final.get("train_misses"),
-        "curve": [
-            {
-                "epoch": h["epoch"],
-                "test_error": h.get("test_error"),
-                "train_error": h["train_error"],
-            }
-            for h in result.results["history"]
-        ],
-        "wall_seconds": wall,
+        **summarize(trainer, result, epochs, limit),
+        "wall_seconds": time.perf_counter() - start,
         "train_seconds": result.results["train_seconds"],
         "device_type": trainer.device.type,
         "compiled": trainer.compiled,
@@ -81,3 +63,28 @@ def run_one(
     body = (json.dumps(summary, indent=2) + "\n").encode()
     write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
     return summary
+
+
+def summarize(
+    trainer: Trainer, result: RunResult, epochs: int | None, limit: int | None
+) -> dict[str, Any]:
+    """A finished (or stopped) run's figures as the report reads them: its errors and misses
+    after training, and its curve by pass."""
+    final = result.results.get("final", {})
+    curve = [
+        {"epoch": h["epoch"], "test_error": h.get("test_error"), "train_error": h["train_error"]}
+        for h in result.results["history"]
+    ]
+    return {
+        "status": result.status,
+        "epochs": trainer.config.epochs,
+        "limit": limit,
+        "shortened": epochs is not None or limit is not None,
+        "train_digits": len(trainer.data.train),
+        "test_digits": len(trainer.data.test),
+        "test_error": final.get("test_error"),
+        "test_misses": final.get("test_misses"),
+        "train_error": final.get("train_error"),
+        "train_misses": final.get("train_misses"),
+        "curve": curve,
+    }

@@ -124,7 +124,7 @@ class Trainer:
             self.device = torch.device("cuda", self.group.local_rank)
             torch.cuda.set_device(self.device)
         self.dtype = getattr(torch, cfg.dtype)
-        set_deterministic(cfg.deterministic)
+        self._restore_flags = set_deterministic(cfg.deterministic)  # until the run ends
         if data is None:
             data = load_data(cfg, self.device, self.dtype)
         self.data = data.limited(cfg.limit)
@@ -174,8 +174,10 @@ class Trainer:
         return self.state.optimizer
 
     def close(self) -> None:
-        """Release the run folder (``run`` does this when it returns)."""
+        """Release the run folder and put torch's process-wide settings back (``run`` does this
+        when it returns)."""
         self._lock.release()
+        getattr(self, "_restore_flags", lambda: None)()
 
     def save(self) -> Path:
         if self.main:  # every rank holds the same state; rank 0 writes it
