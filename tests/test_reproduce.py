@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,29 @@ def test_a_failed_report_write_keeps_the_previous_report(tmp_path, monkeypatch):
         report.write_report(tmp_path)
     assert previous.read_text() == "the previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["REPRODUCTION.md", "summaries"]
+
+
+def test_the_report_leaves_out_unreadable_and_unfinished_summaries(tmp_path, capsys):
+    """A summary cut short at any byte, one that is JSON but not a summary, and a run that did not
+    finish: each named in the report and on stderr, never a traceback; the good ones reported."""
+    src = Path(__file__).resolve().parent.parent / "runs" / "summaries"
+    good = sorted(src.glob("lecun1989-faithful-*-seed0.json"))
+    summaries = tmp_path / "summaries"
+    summaries.mkdir()
+    for f in good:
+        (summaries / f.name).write_bytes(f.read_bytes())
+    text = good[0].read_bytes()
+    stopped = {**json.loads(text), "status": "interrupted", "test_error": None}
+    (summaries / "stopped.json").write_text(json.dumps(stopped))
+    (summaries / "other.json").write_text('{"protocol": 3}')
+    for cut in range(0, len(text), max(1, len(text) // 40)):
+        (summaries / "cut.json").write_bytes(text[:cut])
+        assert main(["report", "--runs-dir", str(tmp_path)]) == 0
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "cut.json" in err, cut
+    report = (tmp_path / "REPRODUCTION.md").read_text()
+    assert "## Summaries left out" in report
+    for name, why in (("cut.json", "not readable JSON"), ("other.json", "no valid 'paper'"),
+                      ("stopped.json", "a run that did not finish (interrupted)")):  # fmt: skip
+        assert f"`{name}`: {why}" in report
+    assert report.count("| measured: faithful /") == 2  # the two good summaries

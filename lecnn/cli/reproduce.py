@@ -20,17 +20,27 @@ def add_parsers(sub) -> None:
         description="Run a paper's protocol for several seeds and implementations, then write the "
         "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort-paper|modern.",
     )
-    p.add_argument("paper", choices=["lecun1989", "lenet5"])
+    p.add_argument(
+        "paper",
+        choices=["lecun1989", "lenet5", "all"],
+        help="a paper, or all: every protocol row of the report (largest runs first)",
+    )
     p.add_argument(
         "--variant",
         default="faithful",
         help="faithful (default), modern or distort-paper (the 1998 paper's kinds of distortion)",
     )
+    p.add_argument(
+        "--jobs",
+        type=common.positive_int,
+        help="runs trained at once, each in its own process on one thread (default: one per "
+        "usable core; 1: one after another in this process)",
+    )
     p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort-paper")
     p.add_argument("--impl", default="both", choices=["both", *IMPLS])
     p.add_argument("--device", default="auto")
     p.add_argument(
-        "--seeds", type=common.whole_number, default=3, help="how many seeds (default 3)"
+        "--seeds", type=common.whole_number, help="how many seeds (default 3; 5 for all)"
     )
     p.add_argument(
         "--first-seed", type=common.seed, default=0, help="seeds run from here (default 0)"
@@ -60,31 +70,38 @@ def add_parsers(sub) -> None:
 def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.device import select_device
     from lecnn.errors import LecnnError
-    from lecnn.repro.protocols import protocol
+    from lecnn.repro.jobs import default_jobs
     from lecnn.repro.report import write_report
     from lecnn.training.distributed import SINGLE, gather_objects, join, launched
 
-    variant = "distort-paper" if args.distort else args.variant
-    if args.distort and args.paper != "lenet5":
-        raise LecnnError("--distort applies to lenet5 only")
-    if args.seeds < 1:  # zero seeds would write a report of nothing
-        raise LecnnError(f"--seeds {args.seeds}: must be at least 1")
+    protos = _protocols(args)
+    seeds = (
+        5 if args.seeds is None and args.paper == "all" else 3 if args.seeds is None else args.seeds
+    )
+    if seeds < 1:  # zero seeds would write a report of nothing
+        raise LecnnError(f"--seeds {seeds}: must be at least 1")
     _runs_dir(args.runs_dir, must_exist=False)
-    proto = protocol(args.paper, variant)
     select_device(args.device)
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    runs = [(impl, seed) for impl in impls for seed in seeds]
+    runs = [(key, impl, seed) for key, _ in protos for impl in impls
+            for seed in range(args.first_seed, args.first_seed + seeds)]  # fmt: skip
     group = join(select_device("cpu")) if launched() else SINGLE  # Gloo, to share out the runs
+    jobs = args.jobs or default_jobs()
     if group.main:
         spread = f", spread over {group.world} processes" if group.parallel else ""
-        print(f"{proto.title}; {len(impls)} implementation(s) × {args.seeds} seed(s){spread}")
-    failed = _train(args, proto, variant, runs[group.rank :: group.world], group)
+        title = protos[0][1].title if len(protos) == 1 else f"{len(protos)} protocols"
+        print(f"{title}; {len(impls)} implementation(s) × {seeds} seed(s){spread}, "
+              f"{min(jobs, len(runs))} at a time")  # fmt: skip
+    failed, stopped = _train(args, runs[group.rank :: group.world], group, jobs)
     if group.parallel:
         failed = [f for part in gather_objects(failed) for f in part]
         if not group.main:
             return 1 if failed else 0
     print(f"report: {write_report(args.runs_dir, failed=failed)}")
+    if stopped:
+        print("stopped by Ctrl-C: the runs that were training saved their checkpoints; run the "
+              "same command again to finish them")  # fmt: skip
+        return 130
     if failed:
         err = LecnnError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
         err.exit_code = 1  # type: ignore[attr-defined]
@@ -92,9 +109,27 @@ def run_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _typed_command(args: argparse.Namespace, variant: str) -> str:
+def _protocols(args: argparse.Namespace) -> list:
+    """(key, protocol) of each protocol row asked for; for ``all``, every one, largest first."""
+    from lecnn.errors import LecnnError
+    from lecnn.repro.protocols import PROTOCOLS, protocol
+    from lecnn.repro.run import estimated_cost
+
+    if args.paper == "all":
+        if args.distort or args.variant != "faithful":
+            raise LecnnError("reproduce all runs every variant: leave --variant/--distort out")
+        return sorted(PROTOCOLS.items(), key=lambda kv: -estimated_cost(kv[1], args.limit))
+    variant = "distort-paper" if args.distort else args.variant
+    if args.distort and args.paper != "lenet5":
+        raise LecnnError("--distort applies to lenet5 only")
+    return [(f"{args.paper}/{variant}", protocol(args.paper, variant))]
+
+
+def _typed_command(args: argparse.Namespace) -> str:
     """The command to record in each summary: exactly what was typed, when run from the shell."""
-    command = f"lecnn reproduce {args.paper} --variant {variant}"
+    command = f"lecnn reproduce {args.paper}"
+    if args.paper != "all":
+        command += f" --variant {'distort-paper' if args.distort else args.variant}"
     if sys.argv[1:2] == ["reproduce"]:
         command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         threads = os.environ.get("OMP_NUM_THREADS")
@@ -103,34 +138,51 @@ def _typed_command(args: argparse.Namespace, variant: str) -> str:
     return command
 
 
-def _train(args: argparse.Namespace, proto, variant: str, mine: list, group) -> list[str]:
-    """Train this process's runs, a line for each; the failures, named (one process alone stops
-    at the first; under torchrun the other runs go on and are kept)."""
-    from lecnn.errors import LecnnError
-    from lecnn.repro.run import run_one
-    from lecnn.training.resume import first_line
+def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list[str], bool]:
+    """Train this process's runs, ``jobs`` at a time, a line for each as it ends; the failures,
+    named, and whether Ctrl-C stopped them. One process alone, one job: it stops at the first
+    failure, as it always did; otherwise the other runs go on and are kept."""
+    from functools import partial
 
-    command, failed = _typed_command(args, variant), []
+    from lecnn.repro.jobs import run_all
+    from lecnn.repro.run import Options, reproduce_task
+
+    options = Options(
+        runs_dir=Path(args.runs_dir), device=args.device, data_dir=args.data_dir,
+        epochs=args.epochs, limit=args.limit, command=_typed_command(args), compile=args.compile,
+        progress_bar=False if args.no_progress or jobs > 1 else None,
+    )  # fmt: skip
     rank = f" (rank {group.rank})" if group.parallel else ""
-    for impl, seed in mine:
-        try:
-            s = run_one(
-                proto, impl, seed, runs_dir=Path(args.runs_dir), device=args.device,
-                data_dir=args.data_dir, epochs=args.epochs, limit=args.limit, command=command,
-                compile=args.compile, progress_bar=False if args.no_progress else None,
-            )  # fmt: skip
-        except (LecnnError, OSError, RuntimeError) as e:
-            if not group.parallel:
-                raise
-            failed.append(f"{impl} seed {seed} on rank {group.rank}: {first_line(e)}")
-            print(f"{args.paper}/{variant} {impl} seed {seed} FAILED on rank {group.rank}: {e}")
-            continue
-        print(
-            f"{args.paper}/{variant} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
-            f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
-            f"{s['wall_seconds']:.0f} s{rank}"
-        )
-    return failed
+    failed: list[str] = []
+
+    def ended(outcome, done: int, left: float) -> None:
+        key, impl, seed = outcome.task
+        if outcome.error is not None:
+            failed.append(f"{key} {impl} seed {seed}{rank}: {outcome.error}")
+            print(f"{key} {impl} seed {seed} FAILED{rank}: {outcome.error}")
+        else:
+            print(_line(key, impl, seed, outcome.result) + rank)
+        if len(mine) > 1:
+            eta = f", about {left / 60:.0f} min left" if done < len(mine) else ""
+            print(f"[{done}/{len(mine)} runs done{eta}]", flush=True)
+
+    work = partial(reproduce_task, options)
+    _, stopped = run_all(work, mine, jobs, ended, keep_going=group.parallel or jobs > 1)
+    return failed, stopped
+
+
+def _line(key: str, impl: str, seed: int, s: dict) -> str:
+    """One ended run: its test error and wall time (or that it was skipped or stopped)."""
+    if s.get("skipped"):
+        return f"{key} {impl} seed {seed}: finished before (test error {100 * s['test_error']:.2f}%), skipped"
+    if s["status"] != "finished":
+        return f"{key} {impl} seed {seed}: stopped, checkpoint saved ({s['wall_seconds']:.0f} s)"
+    resumed = " (resumed)" if s.get("resumed") else ""
+    return (
+        f"{key} {impl} seed {seed}: train error {100 * s['train_error']:.2f}% "
+        f"test error {100 * s['test_error']:.2f}% ({s['test_misses']} misses), "
+        f"{s['wall_seconds']:.0f} s{resumed}"
+    )
 
 
 def _runs_dir(path: str, *, must_exist: bool) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,46 @@ PAPERS = {
 }
 
 
-def load_summaries(runs_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((runs_dir / "summaries").glob("*.json"))]
+#: what a summary must hold for the report to use it (lecnn.repro.run writes all of it)
+REQUIRED = {"paper": str, "variant": str, "impl": str, "seed": int, "status": str,
+            "machine": str, "command": str, "wall_seconds": (int, float), "shortened": bool,
+            "curve": list}  # fmt: skip
+NUMBERS = ("test_error", "train_error")
+
+
+def load_summaries(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The finished runs' summaries under ``runs_dir/summaries``, and a line for each file left
+    out: one that cannot be read (truncated, not JSON, not a summary) or a run not finished."""
+    good, left_out = [], []
+    for path in sorted((runs_dir / "summaries").glob("*.json")):
+        problem = None
+        try:
+            s = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            s, problem = None, f"not readable JSON ({str(e).splitlines()[0][:80]})"
+        if problem is None:
+            problem = _summary_problem(s)
+        if problem is None and s["status"] != "finished":
+            problem = f"a run that did not finish ({s['status']})"
+        if problem is None:
+            good.append(s)
+        else:
+            left_out.append(f"`{path.name}`: {problem}")
+    return good, left_out
+
+
+def _summary_problem(s: Any) -> str | None:
+    """Why ``s`` is not a run summary the report can use, or None."""
+    if not isinstance(s, dict):
+        return "not a run summary"
+    for key, kind in REQUIRED.items():
+        if not isinstance(s.get(key), kind) or isinstance(s.get(key), bool) != (kind is bool):
+            return f"no valid {key!r}"
+    if s["status"] == "finished":
+        for key in NUMBERS:
+            if not isinstance(s.get(key), (int, float)) or not 0 <= s[key] <= 1:
+                return f"no valid {key!r}"
+    return None
 
 
 def _pct(values: list[float]) -> str:
@@ -93,7 +132,9 @@ def write_report(runs_dir: str | Path = "runs", failed: list[str] | None = None)
     """Write ``REPRODUCTION.md`` (and one PNG per paper) under ``runs_dir``; ``failed`` names the
     runs of the last ``lecnn reproduce`` that failed (the others are in the tables)."""
     runs_dir = Path(runs_dir)
-    summaries = load_summaries(runs_dir)
+    summaries, left_out = load_summaries(runs_dir)
+    for line in left_out:
+        print(f"lecnn report: left out {line.replace('`', '')}", file=sys.stderr)
     lines = [
         "# Reproductions",
         "",
@@ -111,6 +152,8 @@ def write_report(runs_dir: str | Path = "runs", failed: list[str] | None = None)
         lines += _paper_section(paper, title, by_paper.get(paper, {}), runs_dir)
     if failed:
         lines += ["## Runs that failed", ""] + [f"- {f}" for f in failed] + [""]
+    if left_out:
+        lines += ["## Summaries left out", ""] + [f"- {f}" for f in left_out] + [""]
     out = runs_dir / "REPRODUCTION.md"
     text = ("\n".join(lines) + "\n").encode()
     return write_atomically(out, lambda f: f.write(text))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lecnn.device import describe_machine, select_device
-from lecnn.repro.protocols import Protocol
+from lecnn.models import count, get_spec
+from lecnn.repro.protocols import PROTOCOLS, Protocol
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
@@ -30,20 +32,27 @@ def run_one(
     progress_bar: bool | None = None,
     compile: str = "auto",
 ) -> dict[str, Any]:
-    """Train one seed of ``proto`` with ``impl``; write and return its summary."""
+    """Train one seed of ``proto`` with ``impl``; write and return its summary. A run whose
+    summary says it finished with these settings is not trained again (its summary is returned,
+    marked ``skipped``); one whose folder holds a checkpoint (stopped by Ctrl-C or a crash)
+    continues from it (``resumed``)."""
     settings = dict(proto.config)
     if epochs is not None:
         settings["epochs"] = epochs
-    kind = select_device(device).type
-    on = "" if kind == "cpu" else f"-{kind}"  # CPU runs keep the plain name
-    name = f"{proto.paper}-{proto.variant}-{impl}{on}-seed{seed}"
+    name = run_name(proto, impl, seed, device)
+    out = runs_dir / "summaries" / f"{name}.json"
+    done = _finished(out, settings.get("epochs"), limit)
+    if done is not None:
+        return {**done, "skipped": True}
+    logdir = runs_dir / "reproduce" / name
     config = TrainConfig(
         **settings, impl=impl, seed=seed, device=device, data_dir=data_dir, limit=limit,
-        compile=compile, logdir=str(runs_dir / "reproduce" / name),
+        compile=compile, logdir=str(logdir),
     )  # fmt: skip
     start = time.perf_counter()
+    resume = logdir if (logdir / "checkpoint.pt").is_file() else None
     # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
-    trainer = Trainer(config, progress_bar=progress_bar, distributed=False)
+    trainer = Trainer(config, resume=resume, progress_bar=progress_bar, distributed=False)
     result = trainer.run()
     summary = {
         "paper": proto.paper,
@@ -58,8 +67,8 @@ def run_one(
         "machine": describe_machine(trainer.device),
         "command": command,
         "run_dir": str(result.run_dir),
+        "resumed": resume is not None,
     }
-    out = runs_dir / "summaries" / f"{name}.json"
     body = (json.dumps(summary, indent=2) + "\n").encode()
     write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
     return summary
@@ -88,3 +97,59 @@ def summarize(
         "train_misses": final.get("train_misses"),
         "curve": curve,
     }
+
+
+def run_name(proto: Protocol, impl: str, seed: int, device: str = "auto") -> str:
+    """The run's folder and summary name: ``lenet5-faithful-manual-seed0`` (CPU runs keep the
+    plain name; others add the device type)."""
+    kind = select_device(device).type
+    on = "" if kind == "cpu" else f"-{kind}"
+    return f"{proto.paper}-{proto.variant}-{impl}{on}-seed{seed}"
+
+
+def _finished(path: Path, epochs: int | None, limit: int | None) -> dict[str, Any] | None:
+    """The summary at ``path`` if it is one of a run that finished with these passes and digits."""
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # none yet, or unreadable: the run is trained (and its summary rewritten)
+    if not isinstance(summary, dict) or summary.get("status") != "finished":
+        return None
+    if summary.get("epochs") != epochs or summary.get("limit") != limit:
+        return None
+    return summary
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every run of one ``lecnn reproduce`` shares (sent to each worker)."""
+
+    runs_dir: Path
+    device: str = "auto"
+    data_dir: str | None = None
+    epochs: int | None = None
+    limit: int | None = None
+    command: str = ""
+    compile: str = "auto"
+    progress_bar: bool | None = None
+
+
+def reproduce_task(options: Options, task: tuple[str, str, int]) -> dict[str, Any]:
+    """One run, ``task`` = (protocol key, implementation, seed): ``run_one`` with the options."""
+    key, impl, seed = task
+    o = options
+    return run_one(
+        PROTOCOLS[key], impl, seed, runs_dir=o.runs_dir, device=o.device, data_dir=o.data_dir,
+        epochs=o.epochs, limit=o.limit, command=o.command, progress_bar=o.progress_bar,
+        compile=o.compile,
+    )  # fmt: skip
+
+
+def estimated_cost(proto: Protocol, limit: int | None = None) -> float:
+    """A run's work, roughly (passes × digits × connections; batches cost ~8× less per digit):
+    what orders the runs largest first, so the cores stay busy to the end."""
+    spec = get_spec(proto.config["model"])
+    batch = proto.config.get("batch_size", spec.defaults.batch_size)
+    epochs = proto.config.get("epochs", spec.defaults.epochs)
+    digits = limit or (7291 if spec.input == "zip16" else 60000)
+    return epochs * digits * count(spec).connections / (1 if batch == 1 else 8)

@@ -1,0 +1,135 @@
+"""Independent runs on every core: each in a worker process of its own, one thread each, the
+results collected as they end. A run that fails is named and the others go on; Ctrl-C reaches
+every worker, whose run saves its checkpoint and stops (``lecnn reproduce`` run again resumes it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which containers and ``taskset`` set)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """One worker per usable core, shared among the torchrun ranks on this machine."""
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, usable_cores() // per_node)
+
+
+@dataclass
+class Outcome:
+    """How one task ended: its result, or the one-line reason it failed."""
+
+    task: Any
+    result: Any = None
+    error: str | None = None
+
+
+def _one_thread() -> None:
+    """A worker's start: one thread (the runs are many, not wide), and Ctrl-C left to the run's
+    own handler (``Trainer`` saves and stops); between runs it is ignored, the parent decides."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the parent prints a line per run as it ends; the runs' own pass lines would interleave
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the worker)
+
+
+def _call(work: Callable[[Any], Any], task: Any) -> Outcome:
+    from lecnn.errors import LecnnError
+    from lecnn.training.resume import first_line
+
+    try:
+        return Outcome(task, result=work(task))
+    except (LecnnError, OSError, RuntimeError) as e:  # the run's own failure, named
+        return Outcome(task, error=first_line(e))
+
+
+def run_all(
+    work: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    jobs: int,
+    on_end: Callable[[Outcome, int, float], None],
+    keep_going: bool = True,
+) -> tuple[list[Outcome], bool]:
+    """``work(task)`` for every task, ``jobs`` at a time in worker processes (``jobs`` 1: one
+    after another in this process, as before: there the first failure stops them all unless
+    ``keep_going``). ``on_end(outcome, done, seconds_left)`` runs here as each ends. Returns the
+    outcomes in the tasks' order, and whether Ctrl-C stopped them."""
+    if jobs <= 1:
+        return _serial(work, tasks, on_end, keep_going)
+    start, outcomes = time.perf_counter(), {}
+    context = multiprocessing.get_context("spawn")  # no fork of a process torch has threaded
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread)
+    futures = {pool.submit(_call, work, task): i for i, task in enumerate(tasks)}
+    asked: list[int] = []  # Ctrl-C: a flag the loop reads, never an exception mid-bookkeeping
+    previous = _on_sigint(lambda *_: asked.append(1))
+    try:
+        pending: set[Future] = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if asked:
+                for f in pending:
+                    f.cancel()  # not started: left for the next time
+                _forward_sigint(pool)  # the running ones save their checkpoints and stop
+                pending = {f for f in pending if not f.cancelled()}
+            for f in finished:
+                if f.cancelled():
+                    continue
+                outcome = f.result()
+                outcomes[futures[f]] = outcome
+                on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _on_sigint(previous)
+    return [outcomes[i] for i in sorted(outcomes)], bool(asked)
+
+
+def _on_sigint(handler: Any) -> Any:
+    """Set SIGINT's handler (main thread only; elsewhere nothing changes); return the old one."""
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        return None
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[Outcome], bool]:
+    start, outcomes = time.perf_counter(), []
+    for task in tasks:
+        outcome = _call(work, task) if keep_going else Outcome(task, result=work(task))
+        outcomes.append(outcome)
+        on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
+        if isinstance(outcome.result, dict) and outcome.result.get("status") == "interrupted":
+            return outcomes, True
+    return outcomes, False
+
+
+def _forward_sigint(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C sent to this process alone (``kill -INT``) reaches its workers too."""
+    for pid in list(getattr(pool, "_processes", {}) or {}):
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            pass
+
+
+def _left(start: float, done: int, total: int) -> float:
+    """Seconds left at the pace so far (the runs are taken largest first)."""
+    elapsed = time.perf_counter() - start
+    return elapsed / done * (total - done) if done else float("nan")
