@@ -231,6 +231,12 @@ CASES = {
         1,
         r"learning rate is too high.*--weight-decay 1e\+30",
     ),
+    # a loss that grows by orders of magnitude but stays finite (a linear model at α = 1e30)
+    "loss grows": Case(
+        TN.replace("{tmp}/new", "{tmp}/grow") + " --epochs 3 --optimizer sgd --lr 1e30",
+        1,
+        r"the loss grew from .* to .*times its first value.*--lr 1e\+30",
+    ),
 }
 CASES["reproduce zero seeds"].argv += " --seeds 0"
 

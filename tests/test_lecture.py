@@ -185,3 +185,21 @@ def test_boosting_filters_half_wrong_half_right_and_only_disagreements(mnist):
     # too few to keep: stops after max_digits with what it found
     rare, drawn = filtered(train, lambda x, y: (y == 7).long(), 10_000, g, max_digits=6000)
     assert drawn == 6000 and 0 < len(rare) < 10_000 and torch.all(rare.y == 7)
+
+
+@pytest.mark.parametrize("flag", ["--seeds 3", "--rows linear", "--limit 100", "--epochs=2"])
+def test_merge_refuses_training_flags_in_one_line(flag, tmp_path, capsys):
+    code = main(
+        ["compare", "--merge", str(tmp_path), *flag.split(), "--logdir", str(tmp_path / "m")]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--merge trains nothing" in err[0]
+    assert flag.split()[0].split("=")[0] in err[0] and not (tmp_path / "m").exists()
+
+
+def test_a_failed_merge_leaves_no_folder_behind(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["compare", "--merge", str(tmp_path / "nothing")]) == 2
+    assert "not a comparison lecnn compare wrote" in capsys.readouterr().err
+    assert list((tmp_path / "runs").iterdir()) == []  # the timestamped folder is gone again

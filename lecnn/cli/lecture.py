@@ -10,6 +10,9 @@ from lecnn.cli.common import add_data_args, positive_int, seed
 from lecnn.compare.classifiers import KEYS as ROWS
 
 STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
+#: lecnn compare's flags that say how to train: meaningless with --merge, so refused there
+TRAINING_FLAGS = ("--seed", "--seeds", "--rows", "--limit", "--epochs", "--boost-size",
+                  "--device", "--dataset", "--data-dir")  # fmt: skip
 
 
 def _rows(text: str) -> tuple[str, ...]:
@@ -102,11 +105,24 @@ def run_compare(args: argparse.Namespace) -> int:
     from lecnn.errors import LecnnError
     from lecnn.logs.tensorboard import timestamped_run_dir
 
+    if args.merge:
+        given = [
+            f for f in TRAINING_FLAGS if any(a == f or a.startswith(f + "=") for a in args.argv)
+        ]
+        if given:
+            raise LecnnError(f"--merge trains nothing: leave out {', '.join(given)} (the merged "
+                             f"folders' own settings are what the table shows)")  # fmt: skip
+    made = not args.logdir  # a folder this command makes is removed again if nothing lands in it
     out = Path(args.logdir) if args.logdir else timestamped_run_dir("compare")
     if (out / "compare.json").exists():
         raise LecnnError(f"{out} already holds a comparison; give --logdir a new folder")
     if args.merge:
-        rows = compare.merge([Path(d) for d in args.merge], out)
+        try:
+            rows = compare.merge([Path(d) for d in args.merge], out)
+        except BaseException:
+            if made and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+            raise
         print(f"{len(rows)} rows from {len(args.merge)} folders; table: {out / 'compare.md'}")
         return 0
     device = select_device(args.device)

@@ -24,8 +24,10 @@ from lecnn.manual.optim import (
     Cosine,
     InverseTime,
     LinearDecay,
+    OneCycle,
     PassLinear,
     Steps,
+    Warmup,
 )
 from lecnn.manual.pooling import AvgPool2d, MaxPool2d, Subsampling
 
@@ -47,6 +49,7 @@ __all__ = [
     "Linear",
     "LinearDecay",
     "Loss",
+    "OneCycle",
     "MSELoss",
     "MaxPool2d",
     "PassLinear",
@@ -60,6 +63,7 @@ __all__ = [
     "Steps",
     "Subsampling",
     "Tanh",
+    "Warmup",
     "as_function",
     "as_loss_function",
     "back_prop_learning",

@@ -277,3 +277,60 @@ class PassLinear:
 
     def __repr__(self) -> str:
         return f"passlinear({self.lr:g}→{self.lr * self.end:g} over {self.epochs} passes)"
+
+
+def _anneal(start: float, end: float, pct: float, how: str) -> float:
+    """From ``start`` (pct 0) to ``end`` (pct 1): half a cosine, or a straight line."""
+    if how == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
+class OneCycle:
+    """The one-cycle schedule as ``torch.optim.lr_scheduler.OneCycleLR`` defines it: from
+    ``lr/div`` up to the peak ``lr`` over the first ``pct`` of ``total`` updates, then down to
+    ``lr/(div·final)`` by the last, each half annealed by cosine (``anneal="cos"``) or linearly.
+    Update t (0-based) gets what OneCycleLR gives after t scheduler steps."""
+
+    def __init__(
+        self,
+        lr: float,
+        total: int,
+        pct: float = 0.3,
+        anneal: str = "cos",
+        div: float = 25.0,
+        final: float = 1e4,
+    ) -> None:
+        if not 0 < pct < 1 or anneal not in ("cos", "linear") or div <= 0 or final <= 0:
+            raise ValueError("onecycle needs 0 < pct < 1, anneal cos or linear, div and final > 0")
+        self.lr, self.total, self.pct, self.anneal = float(lr), max(int(total), 2), pct, anneal
+        self.initial = self.lr / div
+        self.floor = self.initial / final
+        self.peak_step = float(pct * self.total) - 1  # OneCycleLR's phase boundary
+
+    def __call__(self, epoch: int, step: int) -> float:
+        step = min(step, self.total - 1)
+        if step <= self.peak_step:
+            return _anneal(self.initial, self.lr, step / self.peak_step, self.anneal)
+        span = (self.total - 1) - self.peak_step
+        return _anneal(self.lr, self.floor, (step - self.peak_step) / span, self.anneal)
+
+    def __repr__(self) -> str:
+        return (f"onecycle({self.initial:g}→{self.lr:g}→{self.floor:g} over {self.total} updates, "
+                f"peak at {self.pct:.0%}, {self.anneal})")  # fmt: skip
+
+
+class Warmup:
+    """``inner`` after a linear warm-up: updates 0 … w−1 get ``lr·(t+1)/w``, then update t gets
+    ``inner(t − w)`` (the inner schedule spans the updates after the warm-up)."""
+
+    def __init__(self, inner, lr: float, steps: int) -> None:
+        self.inner, self.lr, self.steps = inner, float(lr), max(int(steps), 1)
+
+    def __call__(self, epoch: int, step: int) -> float:
+        if step < self.steps:
+            return self.lr * (step + 1) / self.steps
+        return self.inner(epoch, step - self.steps)
+
+    def __repr__(self) -> str:
+        return f"warmup over {self.steps} updates, then {self.inner!r}"

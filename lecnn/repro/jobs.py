@@ -9,12 +9,13 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+
+from lecnn.training.interrupt import in_main_thread
 
 
 def usable_cores() -> int:
@@ -104,7 +105,7 @@ def run_all(
 
 def _on_sigint(handler: Any) -> Any:
     """Set SIGINT's handler (main thread only; elsewhere nothing changes); return the old one."""
-    if threading.current_thread() is not threading.main_thread() or handler is None:
+    if not in_main_thread() or handler is None:
         return None
     return signal.signal(signal.SIGINT, handler)
 

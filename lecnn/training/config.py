@@ -98,8 +98,10 @@ class TrainConfig:
     schedule: str | None = field(
         default=None,
         metadata=flag(
-            "constant, inverse[:TAU] (α/(1+t/τ)), linear, cosine (to 0 over the run), passlinear:F "
-            "(by pass, to F·α), or steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
+            "constant, inverse[:TAU] (α/(1+t/τ)), linear or cosine (to 0 over the run; "
+            "cosine:warmup=0.1 rises over the first tenth first), onecycle (OneCycleLR's: up to α "
+            "and down; options pct, anneal=cos|linear, div, final), passlinear:F (by pass, to "
+            "F·α), or steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
         ),
     )
     augment: bool | None = field(
@@ -272,15 +274,13 @@ def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
     ``steps:2x0.0005,3x0.0002,...`` (passes × rate, the LeNet-5 paper's form)."""
     total = steps_per_epoch * epochs
     name, _, arg = text.partition(":")
+    if name in ("linear", "cosine", "onecycle"):
+        return _over_the_run(text, name, lr, total)
     try:
         if name == "constant" and not arg:
             return M.Constant(lr)
         if name == "inverse":
             return M.InverseTime(lr, _positive(arg, text) if arg else steps_per_epoch)
-        if name == "linear" and not arg:
-            return M.LinearDecay(lr, total)
-        if name == "cosine" and not arg:
-            return M.Cosine(lr, total)
         if name == "passlinear" and arg:
             return M.PassLinear(lr, _positive(arg, text), epochs)
         if name == "steps" and arg:
@@ -294,9 +294,33 @@ def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
     except ValueError:
         pass
     raise LecnnError(
-        f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine, passlinear:F or "
+        f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine, onecycle (each of "
+        "these three with options, e.g. cosine:warmup=0.1), passlinear:F or "
         "steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
     )
+
+
+def _decay(lr: float, total: int, kind: str = "linear", warmup: float = 0.0):
+    if not 0 <= warmup < 1:
+        raise ValueError("warmup is a fraction of the run, from 0 up to (not including) 1")
+    steps = round(warmup * total)
+    inner = (M.LinearDecay if kind == "linear" else M.Cosine)(lr, total - steps)
+    return M.Warmup(inner, lr, steps) if steps else inner
+
+
+def _over_the_run(text: str, name: str, lr: float, total: int):
+    """``linear``/``cosine`` (to 0 over the run, ``:warmup=F`` first rising over that fraction)
+    and ``onecycle[:pct=,anneal=,div=,final=]`` (``torch.optim.lr_scheduler.OneCycleLR``)."""
+    if name == "onecycle":
+        factory = partial(M.OneCycle, lr, total)
+    else:
+        factory = partial(_decay, lr, total, kind=name)
+    try:
+        return call(factory, text)
+    except ValueError as e:
+        raise LecnnError(f"--schedule {text!r}: {e}") from None
+    except LecnnError as e:  # an unknown option or a value of the wrong type
+        raise LecnnError(f"--schedule {e}") from None
 
 
 def _positive(text: str, schedule: str) -> float:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -30,6 +26,7 @@ from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.distributed import SINGLE, Processes, check_split, join, launched
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
+from lecnn.training.interrupt import sigint_calls
 from lecnn.training.reporter import Reporter, Tally
 from lecnn.training.results import RunResult, finish
 from lecnn.training.resume import resumed_config
@@ -197,8 +194,11 @@ class Trainer:
         full = len(self.data.train) // self.config.batch_size  # batches of full size
         return k if batch + k <= full else 1
 
-    def _check_finite(self, loss: torch.Tensor, weights: bool = False) -> None:
-        self.state.check_finite(loss, self.checkpoint_path, weights)
+    def _check_finite(
+        self, loss: torch.Tensor, weights: bool = False, tally: Tally | None = None
+    ) -> None:
+        mean = float(tally.loss_sum) / tally.seen if tally is not None and tally.seen else None
+        self.state.check_finite(loss, self.checkpoint_path, weights, mean_loss=mean)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -215,7 +215,7 @@ class Trainer:
             bar=self.progress_bar, example=self.data.train.x[:1],
         )  # fmt: skip
         try:
-            with _sigint_calls(self.request_stop):
+            with sigint_calls(self.request_stop):
                 while p.epoch < self.config.epochs:
                     if not self._train_pass(on_step):
                         return self._finish("interrupted")
@@ -279,10 +279,12 @@ class Trainer:
         xs, ts, ys = self._pass_examples()
         self.report.stretch()
         self._sync()
-        tally = Tally(self.device)
+        tally, first = Tally(self.device), None
         while p.batch < self.batches:
             chunk = self._next_chunk(xs, ts, ys)
             losses, out, loss_total = self._apply(chunk)
+            if p.step == 0:  # the untrained network's loss: what divergence is measured from
+                first = (losses[0], len(chunk.y) // chunk.k)
             correct = (self.engine.predict(out) == chunk.y).sum()
             tally.add(loss_total, correct, len(chunk.y), chunk.k)
             p.batch += chunk.k
@@ -293,7 +295,10 @@ class Trainer:
                     stop = on_step(p.step - chunk.k + 1 + i, losses[i]) or stop
             self.report.updates(p.step, chunk.lrs, tally)
             if tally.since_check >= CHECK_EVERY or p.batch == self.batches:
-                self._check_finite(losses[-1])
+                if p.first_loss is None and first is not None:
+                    loss, n = first  # per example, as the stretch's mean is
+                    p.first_loss = float(loss) / (n if self.spec.sums_examples else 1)
+                self._check_finite(losses[-1], tally=tally)
                 self.report.check(p, tally)
                 tally.since_check = 0
             at_check = tally.since_check == 0  # ranks stop together, at a check, or they hang
@@ -372,24 +377,6 @@ class _Chunk:
     t: torch.Tensor
     y: torch.Tensor
     lrs: list[float]
-
-
-@contextmanager
-def _sigint_calls(handler: Callable[..., Any]) -> Iterator[None]:
-    """Ctrl-C calls ``handler`` for the block (the main thread only: Python delivers signals
-    there), then the previous handler is back."""
-    if sys.platform == "win32" or not _in_main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
 
 
 def train(config: TrainConfig, **kwargs: Any) -> RunResult:

@@ -31,6 +31,7 @@ class Progress:
     seen: int = 0
     train_seconds: float = 0.0  # training time so far, evaluation excluded
     history: list[dict[str, Any]] = field(default_factory=list)
+    first_loss: float | None = None  # the untrained network's loss (the first update's)
 
 
 @dataclass
@@ -95,9 +96,16 @@ class RunState:
             saved["order"] = saved["order"].to(device)
         self.progress = Progress(**saved, history=list(ckpt["history"]))
 
-    def check_finite(self, loss: torch.Tensor, checkpoint: Path, weights: bool = False) -> None:
-        """Raise Diverged when the loss (or, with ``weights``, any weight) is not finite, before
-        anything logs or saves it: the last good ``checkpoint`` stays as it was."""
+    def check_finite(
+        self,
+        loss: torch.Tensor,
+        checkpoint: Path,
+        weights: bool = False,
+        mean_loss: float | None = None,
+    ) -> None:
+        """Raise Diverged when the loss (or, with ``weights``, any weight) is not finite, or when
+        the stretch's ``mean_loss`` has grown past ``GROWTH`` times the untrained network's loss,
+        before anything logs or saves it: the last good ``checkpoint`` stays as it was."""
         value = float(loss)
         bad = None if math.isfinite(value) else f"the loss became {value}"
         if bad is None and weights:
@@ -105,6 +113,11 @@ class RunState:
                 if not bool(torch.isfinite(w).all()):
                     bad = f"weight {self.engine.spec.display_name(name)} became non-finite"
                     break
+        first = self.progress.first_loss
+        if bad is None and mean_loss is not None and first is not None:
+            if mean_loss > GROWTH * max(first, FLOOR):
+                bad = (f"the loss grew from {first:.3g} to {mean_loss:.3g} (more than "
+                       f"{GROWTH:.0e} times its first value)")  # fmt: skip
         if bad is None:
             return
         cfg, p = self.config, self.progress
@@ -122,6 +135,14 @@ class RunState:
             f"{bad} at pass {p.epoch + 1}, update {p.step}: the learning rate is too high for "
             f"this model (set by {', '.join(causes)}); try a smaller --lr; {kept}"
         )
+
+
+#: a run whose mean loss grows past this many times the untrained network's loss has diverged:
+#: no healthy run comes near it (scripts/divergence_margin.py measures the largest ratio of every
+#: committed run's curve, runs/bench/divergence_margin.txt); a bounded loss (squared error of
+#: tanh or sigmoid units, LeNet-5's RBF criterion) cannot reach it at all
+GROWTH = 1e4
+FLOOR = 1e-3  # an untrained loss below this is taken as this (no ratio to a near-zero start)
 
 
 class Diverged(LecnnError):
