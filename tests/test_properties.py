@@ -1,0 +1,227 @@
+"""Property-based checks of the hand-written layers (Hypothesis): random shapes, strides,
+paddings, kernel sizes, connection tables, bias kinds, methods and batch sizes, each layer's
+forward and backward against its autograd twin in float64 (≤ 1e-10 relative, per tensor), and the
+curvature pass against the exact Gauss–Newton diagonal where the diagonal estimate is exact (one
+output unit reading the whole input). ``HYPOTHESIS_PROFILE=long`` draws many more examples.
+A planted shape-dependent bug shows the properties find what the fixed parity cases miss."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lecnn import manual as M
+from lecnn import nn as lnn
+from lecnn.checks import parity
+from lecnn.manual.hessian import diagonal_hessian
+
+D = torch.float64
+TOL = 1e-10
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.register_profile("long", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@st.composite
+def conv_layers(draw, one_output: bool = False):
+    """A Conv2d with everything drawn, and an input shape it accepts."""
+    cin, cout = draw(st.integers(1, 3)), 1 if one_output else draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    if one_output:  # the kernel covers the padded input: one unit per map
+        h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+        kh, kw, sh, sw = h + 2 * ph, w + 2 * pw, draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    else:
+        kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        h, w = draw(st.integers(max(1, kh - 2 * ph), 9)), draw(st.integers(max(1, kw - 2 * pw), 9))
+    rows = draw(st.lists(st.lists(st.booleans(), min_size=cin, max_size=cin),
+                         min_size=cout, max_size=cout))  # fmt: skip
+    table = [[v or (j == i % cin) for j, v in enumerate(r)] for i, r in enumerate(rows)]
+    layer = M.Conv2d(
+        cin, cout, (kh, kw), (sh, sw), (ph, pw),
+        pad_value=draw(st.sampled_from([0.0, -1.0, 0.5])),
+        connection_table=table if draw(st.booleans()) else None,
+        bias=draw(st.sampled_from(["channel", "unit", None])),
+        input_size=(h, w), method=draw(st.sampled_from(["loop", "unfold", "conv"])),
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    return layer, (draw(st.integers(1, 3)), cin, h, w)
+
+
+@st.composite
+def pool_layers(draw):
+    kind = draw(st.sampled_from(["avg", "max", "subsampling"]))
+    c, n = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    if kind == "subsampling":
+        copies = draw(st.integers(1, 3))
+        layer = M.Subsampling(c, draw(st.sampled_from(["mean", "sum"])), 0.5, copies)
+        return layer, (n, c, 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5)))
+    k = draw(st.integers(1, 4))
+    stride = draw(st.sampled_from([None, *range(1, 4)]))
+    layer = (M.AvgPool2d if kind == "avg" else M.MaxPool2d)(k, stride)
+    return layer, (n, c, draw(st.integers(k, 10)), draw(st.integers(k, 10)))
+
+
+def twin_of(layer: M.Layer) -> torch.nn.Module:
+    if isinstance(layer, M.Conv2d):
+        return parity._conv_twin(layer)
+    if isinstance(layer, M.Subsampling):
+        return lnn.Subsampling(layer.params["weight"].numel() // layer.copies, layer.mode, 0.5,
+                               layer.copies)  # fmt: skip
+    if isinstance(layer, M.Linear):
+        return torch.nn.Linear(*reversed(layer.params["weight"].shape), "bias" in layer.params)
+    return lnn.TWINS[layer.kind](layer.kernel_size, layer.stride)
+
+
+def assert_layer_equals_twin(layer: M.Layer, shape: tuple[int, ...], seed: int) -> None:
+    """Forward, dx and every parameter gradient of the hand-written layer against autograd."""
+    g = torch.Generator().manual_seed(seed)
+    parity.randomize(layer, g)
+    layer.to(dtype=D)
+    twin = twin_of(layer).to(D)
+    twin.load_state_dict(layer.state_dict(), strict=False)
+    x = torch.randn(shape, generator=g, dtype=D)
+    y = layer.forward(x)
+    dy = torch.randn(y.shape, generator=g, dtype=D)
+    dx = layer.backward(dy)
+    xt = x.clone().requires_grad_(True)
+    yt = twin(xt)
+    yt.backward(dy)
+    rows = [parity.compare("y", "y", y, yt.detach()), parity.compare("dx", "dx", dx, xt.grad)]
+    for name, p in twin.named_parameters():
+        rows.append(parity.compare(name, f"d{name}", layer.grads[name], p.grad))
+    bad = [r for r in rows if r.max_rel > TOL]
+    assert not bad, bad
+
+
+@given(conv_layers(), st.integers(0, 2**16))
+def test_conv_equals_its_twin_for_any_geometry(case, seed):
+    assert_layer_equals_twin(*case, seed)
+
+
+@given(pool_layers(), st.integers(0, 2**16))
+def test_pooling_and_subsampling_equal_their_twins(case, seed):
+    assert_layer_equals_twin(*case, seed)
+
+
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 5), st.booleans(), st.integers(0, 99))
+def test_linear_equals_its_twin(n_in, n_out, batch, bias, seed):
+    layer = M.Linear(n_in, n_out, bias, generator=torch.Generator().manual_seed(seed))
+    assert_layer_equals_twin(layer, (batch, n_in), seed)
+
+
+@given(conv_layers(one_output=True), st.integers(0, 2**16))
+def test_conv_curvature_equals_the_exact_gauss_newton_diagonal(case, seed):
+    """One output unit per map reading the whole input: there the diagonal estimate is exact,
+    ``∂²E/∂w² = Σ_n 2 (∂out_n/∂w)²`` for the summed squared error."""
+    layer, shape = case
+    g = torch.Generator().manual_seed(seed)
+    parity.randomize(layer, g)
+    layer.to(dtype=D)
+    twin = twin_of(layer).to(D)
+    twin.load_state_dict(layer.state_dict(), strict=False)
+    x = torch.randn(shape, generator=g, dtype=D)
+    target = torch.randn(shape[0], 1, generator=g, dtype=D)
+    est = diagonal_hessian(M.Sequential(layer, M.Flatten()), M.MSELoss("sum"), x, target)
+    params = dict(twin.named_parameters())
+    exact = {k: torch.zeros_like(p) for k, p in params.items()}
+    for xn in x:
+        grads = torch.autograd.grad(twin(xn.unsqueeze(0)).sum(), list(params.values()))
+        for k, gk in zip(params, grads):
+            exact[k] += 2.0 * gk * gk
+    for k in exact:
+        row = parity.compare("curvature", k, est[f"0.{k}"], exact[k])
+        assert row.max_rel <= TOL, row
+
+
+def _unpad_up_to_two(self, da):  # the planted bug: padding handled only up to 2
+    ph, pw = (min(p, 2) for p in self.padding)
+    _, _, h, w = self.x_shape
+    return da[:, :, ph : ph + h, pw : pw + w]
+
+
+def test_a_planted_shape_bug_passes_the_fixed_cases_and_fails_the_property(monkeypatch):
+    monkeypatch.setattr(M.Conv2d, "unpad", _unpad_up_to_two)
+    for case in parity.layer_cases():  # every fixed case pads by 2 at most: all pass
+        if "Conv2d" in case.name:
+            assert all(r.max_rel < TOL for r in parity.layer_parity(case)), case.name
+    with pytest.raises(AssertionError):
+        test_conv_equals_its_twin_for_any_geometry()
+
+
+# -- untrusted input: random bytes and mutated valid files -------------------------------------
+
+SUBSET = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / "mnist-subset"
+LABELS = (SUBSET / "t10k-labels-idx1-ubyte.gz").read_bytes()
+
+
+def _mutated(valid: bytes):
+    """Random bytes, or a valid file cut short, with bytes flipped, or with bytes added."""
+    return st.one_of(
+        st.binary(max_size=600),
+        st.integers(0, len(valid)).map(lambda n: valid[:n]),
+        st.tuples(st.integers(0, len(valid) - 1), st.integers(1, 255)).map(
+            lambda t: valid[: t[0]] + bytes([valid[t[0]] ^ t[1]]) + valid[t[0] + 1 :]
+        ),
+        st.binary(min_size=1, max_size=64).map(lambda extra: valid + extra),
+    )
+
+
+def _raw_labels() -> bytes:
+    import gzip
+
+    return gzip.decompress(LABELS)
+
+
+@settings(max_examples=150)
+@given(st.one_of(_mutated(_raw_labels()[:200]), _mutated(LABELS[:300])), st.booleans())
+def test_idx_reader_gives_one_line_errors_never_a_traceback(tmp_path_factory, data, gz):
+    from lecnn.data.idx import read_idx
+    from lecnn.errors import LecnnError
+
+    path = tmp_path_factory.mktemp("idx") / ("labels.gz" if gz else "labels")
+    path.write_bytes(data)
+    try:
+        items, _ = read_idx(path, 2049, ())
+    except LecnnError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+    else:
+        assert items.ndim == 1 and items.dtype.name == "uint8"  # it was a valid file after all
+
+
+@settings(max_examples=150)
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)))
+def test_sha256sums_reader_gives_one_line_errors(tmp_path_factory, data):
+    from lecnn.data.idx import read_sha256sums
+    from lecnn.errors import LecnnError
+
+    path = tmp_path_factory.mktemp("sums") / "SHA256SUMS"
+    path.write_bytes(data)
+    try:
+        sums = read_sha256sums(path)
+    except LecnnError as e:
+        assert "\n" not in str(e).strip()
+    else:
+        assert all(len(v) == 64 for v in sums.values())
+
+
+@settings(max_examples=60)
+@given(st.binary(max_size=400))
+def test_images_and_checkpoints_of_random_bytes_are_refused_in_one_line(tmp_path_factory, data):
+    from lecnn.data.images import load_digit
+    from lecnn.errors import LecnnError
+    from lecnn.training.checkpoint import load_checkpoint
+
+    folder = tmp_path_factory.mktemp("untrusted")
+    (folder / "digit.png").write_bytes(data)
+    (folder / "checkpoint.pt").write_bytes(data)
+    for read in (lambda: load_digit(folder / "digit.png"), lambda: load_checkpoint(folder)):
+        with pytest.raises(LecnnError) as e:
+            read()
+        assert "\n" not in str(e.value)
