@@ -7,6 +7,9 @@ A planted shape-dependent bug shows the properties find what the fixed parity ca
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 
 import pytest
@@ -225,3 +228,84 @@ def test_images_and_checkpoints_of_random_bytes_are_refused_in_one_line(tmp_path
         with pytest.raises(LecnnError) as e:
             read()
         assert "\n" not in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    from lecnn.training.config import TrainConfig
+    from lecnn.training.loop import Trainer, load_data
+
+    run = tmp_path_factory.mktemp("saved") / "run"
+    cfg = TrainConfig(model="linear", device="cpu", epochs=1, limit=64, batch_size=16,
+                      data_dir=str(SUBSET), logdir=str(run))  # fmt: skip
+    data = load_data(cfg, torch.device("cpu"), torch.float32)
+    Trainer(cfg, data=data, progress_bar=False).run()
+    return run, data, torch.load(run / "checkpoint.pt", weights_only=True)
+
+
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
+                 st.text(max_size=5), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))  # fmt: skip
+
+
+@settings(max_examples=60)
+@given(st.data())
+def test_a_damaged_checkpoint_payload_is_refused_in_one_line(saved_run, tmp_path_factory, data):
+    """A real checkpoint with a key dropped or a value (top level, progress or config) replaced
+    by another kind of thing: resuming and evaluating it is a one-line error, or it works."""
+    from lecnn.errors import LecnnError
+    from lecnn.training.config import TrainConfig
+    from lecnn.training.inference import engine_from_checkpoint
+    from lecnn.training.loop import Trainer
+
+    run, prepared, ckpt = saved_run
+    payload = {**ckpt, "progress": dict(ckpt["progress"]), "config": dict(ckpt["config"])}
+    where = data.draw(st.sampled_from(["top", "progress", "config"]))
+    box = payload if where == "top" else payload[where]
+    key = data.draw(st.sampled_from(sorted(box)))
+    if data.draw(st.booleans()):
+        del box[key]
+    else:
+        box[key] = data.draw(JUNK)
+    folder = tmp_path_factory.mktemp("damaged")
+    torch.save(payload, folder / "checkpoint.pt")
+    for use in (lambda: engine_from_checkpoint(folder, torch.device("cpu")),
+                lambda: Trainer(TrainConfig(), data=prepared, resume=folder, progress_bar=False)):  # fmt: skip
+        try:
+            thing = use()
+        except LecnnError as e:
+            assert "\n" not in str(e).strip(), str(e)
+        else:
+            if isinstance(thing, Trainer):
+                thing.close()
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_a_damaged_comparison_is_refused_by_merge_in_one_line(tmp_path_factory, data):
+    """compare.json cut short or with a row's value replaced: ``compare --merge`` exits 2 with one
+    line, or merges it (exit 0), never a traceback."""
+    from lecnn.cli import main
+
+    row = {"key": "linear", "what": "linear classifier", "test_error": 0.08, "train_seconds": 1.5,
+           "ms_per_digit": 0.01, "published": 0.12, "settings": "Adam", "seed": 0}  # fmt: skip
+    record = {"machine": "here", "limit": None, "seconds": 2.0, "command": "c", "seeds": [0],
+              "rows": [row]}  # fmt: skip
+    if data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(row)))
+        record["rows"] = [{**row, key: data.draw(JUNK)}]
+        text = json.dumps(record)
+    else:
+        full = json.dumps(record)
+        text = full[: data.draw(st.integers(0, len(full) - 1))]
+    folder = tmp_path_factory.mktemp("cmp")
+    (folder / "compare.json").write_text(text)
+    out = tmp_path_factory.mktemp("merged") / "m"
+    with (
+        contextlib.redirect_stderr(io.StringIO()) as stderr,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        code = main(["compare", "--merge", str(folder), "--logdir", str(out)])
+    err = stderr.getvalue().strip().splitlines()
+    assert code in (0, 2) and "Traceback" not in "\n".join(err)
+    assert code == 0 or len(err) == 1, err

@@ -100,7 +100,10 @@ def merge(sources: Sequence[Path], out_dir: Path) -> list[Row]:
         try:
             record = json.loads(path.read_text())
             new = [Row(**{k: v for k, v in r.items() if k in names}) for r in record["rows"]]
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            bad = next((r for r in new if not _sound(r)), None)
+            if bad is not None or not isinstance(record.get("seconds", 0.0), (int, float)):
+                raise ValueError(f"a row that is not one lecnn wrote: {bad}"[:120])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise LecnnError(f"{path}: not a comparison lecnn compare wrote ({e}); "
                              f"name folders that hold its compare.json") from None  # fmt: skip
         seen = {(r.key, r.seed) for r in rows}
@@ -119,3 +122,15 @@ def merge(sources: Sequence[Path], out_dir: Path) -> list[Row]:
                          "comparisons of the same data")  # fmt: skip
     write(rows, out_dir, "; ".join(machines), limits.pop(), seconds, "\n".join(commands))
     return rows
+
+
+def _sound(r: Row) -> bool:
+    """Whether a row read back has what ``write`` needs: a known classifier, numbers, texts."""
+    numbers = (r.test_error, r.train_seconds, r.ms_per_digit, r.published)
+    return (
+        r.key in KEYS
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
+        and isinstance(r.seed, int)
+        and isinstance(r.what, str)
+        and isinstance(r.settings, str)
+    )

@@ -107,4 +107,40 @@ def load_checkpoint(path: str | os.PathLike[str], map_location="cpu") -> dict[st
         raise LecnnError(f"{path}: not a lecnn checkpoint (no '{FORMAT}' marker)")
     if payload.get("version") != VERSION:
         raise LecnnError(f"{path}: checkpoint version {payload.get('version')} is not supported")
+    problem = _payload_problem(payload)
+    if problem:
+        raise LecnnError(f"{path}: a damaged lecnn checkpoint ({problem}); it cannot be used")
     return payload
+
+
+#: what a run's checkpoint holds, by kind (lecnn.training.state writes it)
+PAYLOAD = {"config": dict, "model_state": dict, "optimizer_state": dict,
+           "generator_state": torch.Tensor, "progress": dict, "history": list}  # fmt: skip
+PROGRESS = {"epoch": int, "batch": int, "step": int, "loss_sum": (int, float), "correct": int,
+            "seen": int, "train_seconds": (int, float)}  # fmt: skip
+
+
+def _payload_problem(payload: dict[str, Any]) -> str | None:
+    """Why ``payload`` is not a run's checkpoint lecnn can resume or read, or None."""
+    for key, kind in PAYLOAD.items():
+        if not isinstance(payload.get(key), kind):
+            return f"no valid {key!r}"
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+               for k, v in payload["model_state"].items()):  # fmt: skip
+        return "its weights are not tensors by name"
+    if not isinstance(payload["optimizer_state"].get("state"), dict):
+        return "no valid optimizer state"
+    progress = payload["progress"]
+    for key, kind in PROGRESS.items():
+        value = progress.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or value < 0:
+            return f"no valid progress {key!r}"
+    order = progress.get("order", "missing")
+    if order is not None and not isinstance(order, torch.Tensor):
+        return "no valid progress 'order'"
+    if not isinstance(payload["config"].get("model"), str):
+        return "no model in its config"
+    dropout = payload.get("dropout_generator_state")  # absent from checkpoints before it existed
+    if dropout is not None and not isinstance(dropout, torch.Tensor):
+        return "no valid 'dropout_generator_state'"
+    return None

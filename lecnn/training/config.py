@@ -254,8 +254,21 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """The config saved in a checkpoint (fields it lacks take their defaults; a value of the
+        wrong kind, from a damaged or hand-edited file, is a one-line error)."""
+        kinds = {"int": int, "str": str, "float": (int, float), "bool": bool, "None": type(None)}
+        values = {}
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            allowed = tuple(kinds[t.strip()] for t in str(f.type).split("|"))
+            value = d[f.name]
+            flat = tuple(k for a in allowed for k in (a if isinstance(a, tuple) else (a,)))
+            if not isinstance(value, flat) or (isinstance(value, bool) and bool not in flat):
+                raise LecnnError(f"the saved config's {f.name} is {value!r}, not {f.type}; "
+                                 "the checkpoint is damaged")  # fmt: skip
+            values[f.name] = value
+        return cls(**values)
 
 
 def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
