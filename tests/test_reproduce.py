@@ -82,13 +82,12 @@ def test_distort_runs_the_papers_kind_of_distortion(mnist_dir, tmp_path, capsys)
             "--no-progress", "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     [summary] = (runs / "summaries").glob("*.json")
-    assert summary.name == "lenet5-distort-paper-manual-seed0.json"
+    assert summary.name == "lenet5-distort-pool-manual-seed0.json"
+    assert PROTOCOLS["lenet5/distort-pool"].config["augment_kind"] == "paper-pool"
     assert PROTOCOLS["lenet5/distort-paper"].config["augment_kind"] == "paper"
     assert "lenet5/distort" not in PROTOCOLS  # lecnn's affine kind is an ablation now
     report = (runs / "REPRODUCTION.md").read_text()
-    assert (
-        "**distort-paper** — LeNet-5 trained on digits distorted as the paper describes" in report
-    )
+    assert "**distort-pool** — LeNet-5 trained as the paper did with distortions" in report
 
 
 def test_a_failed_report_write_keeps_the_previous_report(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ def add_parsers(sub) -> None:
         "reproduce",
         help="reproduce LeCun 1989 or LeNet-5 (1998) and write runs/REPRODUCTION.md",
         description="Run a paper's protocol for several seeds and implementations, then write the "
-        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort-paper|modern.",
+        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort-pool|distort-paper|modern.",
     )
     p.add_argument(
         "paper",
@@ -28,7 +28,8 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--variant",
         default="faithful",
-        help="faithful (default), modern or distort-paper (the 1998 paper's kinds of distortion)",
+        help="faithful (default), modern, distort-pool (the 1998 paper's distortion protocol: a "
+        "fixed pool of distorted copies) or distort-paper (the same kinds drawn afresh each pass)",
     )
     p.add_argument(
         "--jobs",
@@ -36,7 +37,11 @@ def add_parsers(sub) -> None:
         help="runs trained at once, each in its own process on one thread (default: one per "
         "usable core; 1: one after another in this process)",
     )
-    p.add_argument("--distort", action="store_true", help="lenet5: same as --variant distort-paper")
+    p.add_argument(
+        "--distort",
+        action="store_true",
+        help="lenet5: same as --variant distort-pool (the paper's fixed pool of distorted copies)",
+    )
     p.add_argument("--impl", default="both", choices=["both", *IMPLS])
     p.add_argument("--device", default="auto")
     p.add_argument(
@@ -83,8 +88,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
     _runs_dir(args.runs_dir, must_exist=False)
     select_device(args.device)
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
-    runs = [(key, impl, seed) for key, _ in protos for impl in impls
-            for seed in range(args.first_seed, args.first_seed + seeds)]  # fmt: skip
+    # seed by seed, both implementations of a seed together: a stopped table has whole pairs
+    runs = [(key, impl, seed) for key, _ in protos
+            for seed in range(args.first_seed, args.first_seed + seeds) for impl in impls]  # fmt: skip
     group = join(select_device("cpu")) if launched() else SINGLE  # Gloo, to share out the runs
     jobs = args.jobs or default_jobs()
     if group.main:
@@ -119,7 +125,7 @@ def _protocols(args: argparse.Namespace) -> list:
         if args.distort or args.variant != "faithful":
             raise LecnnError("reproduce all runs every variant: leave --variant/--distort out")
         return sorted(PROTOCOLS.items(), key=lambda kv: -estimated_cost(kv[1], args.limit))
-    variant = "distort-paper" if args.distort else args.variant
+    variant = "distort-pool" if args.distort else args.variant
     if args.distort and args.paper != "lenet5":
         raise LecnnError("--distort applies to lenet5 only")
     return [(f"{args.paper}/{variant}", protocol(args.paper, variant))]
@@ -129,7 +135,7 @@ def _typed_command(args: argparse.Namespace) -> str:
     """The command to record in each summary: exactly what was typed, when run from the shell."""
     command = f"lecnn reproduce {args.paper}"
     if args.paper != "all":
-        command += f" --variant {'distort-paper' if args.distort else args.variant}"
+        command += f" --variant {'distort-pool' if args.distort else args.variant}"
     if sys.argv[1:2] == ["reproduce"]:
         command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         threads = os.environ.get("OMP_NUM_THREADS")

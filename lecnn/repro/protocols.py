@@ -107,7 +107,22 @@ PROTOCOLS: dict[str, Protocol] = {
                 "with ranges it does not give: shifts ±2 pixels, scale and squeeze 1 ± 0.1, shear "
                 "±0.15 (lecnn.training.augment.paper_theta).",
                 "Distortions are generated on the fly each pass (the paper added 540,000 fixed "
-                "distorted copies).",
+                "distorted copies: the distort-pool protocol).",
+            ),
+        ),
+        Protocol(
+            "lenet5",
+            "distort-pool",
+            "LeNet-5 trained as the paper did with distortions: each pass draws its 60,000 "
+            "patterns from a fixed pool of the 60,000 originals and 540,000 distorted copies",
+            {**_LENET5, "augment": True, "augment_kind": "paper-pool"},
+            (Published("LeCun et al. 1998, with distortions", 0.008, 80),),
+            _LENET5_DEPARTURES
+            + (
+                "The paper's kinds of distortion with ranges it does not give: shifts ±2 pixels, "
+                "scale and squeeze 1 ± 0.1, shear ±0.15 (lecnn.training.augment.paper_theta).",
+                "The pool is made from the run's seed and kept as the copies' sampling maps (13 MB), "
+                "each copy rendered when drawn (lecnn.training.pool); the paper stored the images.",
             ),
         ),
         Protocol(

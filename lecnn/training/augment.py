@@ -119,10 +119,28 @@ def paper_distortions(
 AUGMENTATIONS = {"paper": paper_distortions, "affine": random_affine, "shift1": random_shift}
 
 
+#: the paper's fixed pool of distorted copies (``lecnn.training.pool``): drawn per pass, not
+#: distorted per batch, so the loop builds it itself; its options are the pool's
+POOLED = {"paper-pool"}
+
+
+def pool_options(copies: int = 9, strength: float = 1.0) -> dict:
+    """``--augment-kind paper-pool:copies=9,strength=1`` (the paper's 540,000 = 9 × 60,000)."""
+    if copies < 1 or not strength > 0:
+        raise LecnnError("paper-pool needs copies ≥ 1 and strength > 0")
+    return {"copies": copies, "strength": strength}
+
+
 def augmentation(kind: str) -> Callable[..., torch.Tensor]:
-    """The augmentation ``kind`` names, with its options: ``paper:strength=0.5,shear=0.2``."""
+    """The augmentation ``kind`` names, with its options: ``paper:strength=0.5,shear=0.2``
+    (``paper-pool``, which the loop builds, is checked here and distorts nothing itself)."""
     name = split(kind)[0]
+    if name in POOLED:
+        options = parse(pool_options, kind)
+        pool_options(**options)
+        return lambda x, generator=None: x
     if name not in AUGMENTATIONS:
-        raise LecnnError(f"augment kind {kind!r}: choose {', '.join(AUGMENTATIONS)}")
+        choices = ", ".join([*AUGMENTATIONS, *POOLED])
+        raise LecnnError(f"augment kind {kind!r}: choose {choices}")
     fn = AUGMENTATIONS[name]
     return partial(fn, **parse(fn, kind))

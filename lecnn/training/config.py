@@ -149,7 +149,9 @@ class TrainConfig:
         metadata=flag(
             "paper: the 1998 paper's distortions (shifts, scaling, squeezing, horizontal shearing; "
             "options strength, translate, scale, squeeze, shear, e.g. paper:strength=0.5); affine: "
-            "stronger ones with rotation; shift1: ±1-pixel shifts",
+            "stronger ones with rotation; shift1: ±1-pixel shifts; paper-pool: the 1998 protocol, each "
+            "pass drawn from a fixed pool of the digits and 9 distorted copies of each "
+            "(paper-pool:copies=9,strength=1)",
             metavar="KIND",
         ),
     )

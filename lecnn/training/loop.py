@@ -27,6 +27,7 @@ from lecnn.training.distributed import SINGLE, Processes, check_split, join, lau
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.interrupt import sigint_calls
+from lecnn.training.pool import pool_for
 from lecnn.training.reporter import Reporter, Tally
 from lecnn.training.results import RunResult, finish
 from lecnn.training.resume import resumed_config
@@ -148,6 +149,7 @@ class Trainer:
         self.schedule = parse_schedule(cfg.schedule, cfg.lr, self.batches, cfg.epochs)
         self.train_targets = encode_targets(self.data.train.y, self.spec.target, self.dtype)
         self.augment = augmentation(cfg.augment_kind)
+        self.pool = pool_for(cfg, n, self.data.train.x.shape[-1], self.device)
         if self.group.parallel:
             check_split(cfg.batch_size, n, self.group.world, cfg.compile)
             self.engine.distribute(self.group)
@@ -232,12 +234,15 @@ class Trainer:
         """This pass's examples (inputs, targets, labels) gathered once in its order (drawn at its
         start; ``--order fixed``: the 1989 protocol's constant order); each batch is a view."""
         p, train = self.progress, self.data.train
-        if p.order is None:
+        if p.order is None and self.pool is not None:  # entries of the paper's pool
+            p.order = self.pool.order(self.state.generator, self.device)
+        elif p.order is None:
             shuffle = self.config.order != "fixed"
             p.order = pass_order(
                 len(train), device=self.device, generator=self.state.generator, shuffle=shuffle
             )
-        xs, ts, ys = train.x[p.order], self.train_targets[p.order], train.y[p.order]
+        pick = p.order % len(train)  # a pool entry's pattern (the order itself otherwise)
+        xs, ts, ys = train.x[pick], self.train_targets[pick], train.y[pick]
         samples = self.optimizer.samples  # SDLM re-estimates its curvature at a pass's start
         self.optimizer.start_pass(
             partial(self.engine.curvature, xs[:samples], ts[:samples]), fresh=p.batch == 0
@@ -251,7 +256,9 @@ class Trainer:
         k = self._per_call(p.batch)
         start, end = p.batch * bs, (p.batch + k) * bs
         x, t, y = xs[start:end], ts[start:end], ys[start:end]
-        if self.config.augment and k == 1:
+        if self.pool is not None:  # the pool's copies as they were made, nothing drawn
+            x = self.pool.render(x, p.order[start:end])
+        elif self.config.augment and k == 1:
             x = self.augment(x, self.state.generator)
         elif self.config.augment:
             x = torch.cat([self.augment(b, self.state.generator) for b in x.split(bs)])
