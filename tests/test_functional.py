@@ -57,6 +57,7 @@ def test_functional_grads_equal_the_network_holding_those_parameters(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+@pytest.mark.filterwarnings("ignore:There is a performance drop")  # max-pool's scatter_ under vmap
 def test_vmap_over_stacked_parameters_equals_a_loop(name):
     spec = get_spec(name)
     net, loss = build(name, "manual", seed=0, dtype=D), build_loss(spec, "manual")

@@ -82,14 +82,20 @@ def twin_of(layer: M.Layer) -> torch.nn.Module:
     return lnn.TWINS[layer.kind](layer.kernel_size, layer.stride)
 
 
-def assert_layer_equals_twin(layer: M.Layer, shape: tuple[int, ...], seed: int) -> None:
-    """Forward, dx and every parameter gradient of the hand-written layer against autograd."""
+def pair(layer: M.Layer, shape: tuple[int, ...], seed: int):
+    """The layer with random float64 weights, its twin holding the same, an input, and the
+    generator that drew them (for what the test draws next)."""
     g = torch.Generator().manual_seed(seed)
     parity.randomize(layer, g)
     layer.to(dtype=D)
     twin = twin_of(layer).to(D)
     twin.load_state_dict(layer.state_dict(), strict=False)
-    x = torch.randn(shape, generator=g, dtype=D)
+    return twin, torch.randn(shape, generator=g, dtype=D), g
+
+
+def assert_layer_equals_twin(layer: M.Layer, shape: tuple[int, ...], seed: int) -> None:
+    """Forward, dx and every parameter gradient of the hand-written layer against autograd."""
+    twin, x, g = pair(layer, shape, seed)
     y = layer.forward(x)
     dy = torch.randn(y.shape, generator=g, dtype=D)
     dx = layer.backward(dy)
@@ -124,12 +130,7 @@ def test_conv_curvature_equals_the_exact_gauss_newton_diagonal(case, seed):
     """One output unit per map reading the whole input: there the diagonal estimate is exact,
     ``∂²E/∂w² = Σ_n 2 (∂out_n/∂w)²`` for the summed squared error."""
     layer, shape = case
-    g = torch.Generator().manual_seed(seed)
-    parity.randomize(layer, g)
-    layer.to(dtype=D)
-    twin = twin_of(layer).to(D)
-    twin.load_state_dict(layer.state_dict(), strict=False)
-    x = torch.randn(shape, generator=g, dtype=D)
+    twin, x, g = pair(layer, shape, seed)
     target = torch.randn(shape[0], 1, generator=g, dtype=D)
     est = diagonal_hessian(M.Sequential(layer, M.Flatten()), M.MSELoss("sum"), x, target)
     params = dict(twin.named_parameters())
