@@ -56,7 +56,7 @@ def main() -> None:
     import torch
 
     from lecnn.device import describe_machine
-    from lecnn.repro.jobs import usable_cores
+    from lecnn.training.jobs import usable_cores
 
     print(f"# lecnn reproduce {args.paper} --seeds {args.seeds}; {describe_machine(torch.device('cpu'))}, "
           f"{usable_cores()} usable cores")  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from lecnn.cli import main
-from lecnn.repro.jobs import default_jobs, usable_cores
+from lecnn.training.jobs import default_jobs, usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 

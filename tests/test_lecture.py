@@ -126,7 +126,7 @@ def _compare(mnist_dir, out, *extra) -> dict:
 
 
 def test_compare_seeds_and_merge(mnist_dir, tmp_path, capsys):
-    two = _compare(mnist_dir, tmp_path / "a", "--rows", "linear,knn", "--seeds", "2")
+    two = _compare(mnist_dir, tmp_path / "a", "--rows", "linear,knn", "--seeds", "2", "--jobs", "1")
     assert [(r["key"], r["seed"]) for r in two["rows"]] == [
         ("linear", 0),
         ("knn", 0),
@@ -203,3 +203,22 @@ def test_a_failed_merge_leaves_no_folder_behind(tmp_path, monkeypatch, capsys):
     assert main(["compare", "--merge", str(tmp_path / "nothing")]) == 2
     assert "not a comparison lecnn compare wrote" in capsys.readouterr().err
     assert list((tmp_path / "runs").iterdir()) == []  # the timestamped folder is gone again
+
+
+def test_compare_seeds_in_worker_processes_give_the_rows_of_one_process(mnist_dir, tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' one thread
+    try:
+        one = _compare(mnist_dir, tmp_path / "one", "--rows", "linear,knn", "--seeds", "2",
+                       "--jobs", "1")  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    two = _compare(mnist_dir, tmp_path / "two", "--rows", "linear,knn", "--seeds", "2",
+                   "--jobs", "2")  # fmt: skip
+    keep = ("key", "seed", "test_error", "settings", "published")
+    assert [{k: r[k] for k in keep} for r in two["rows"]] == [
+        {k: r[k] for k in keep} for r in one["rows"]
+    ]
+    assert [(r["key"], r["seed"]) for r in two["rows"]] == [
+        ("linear", 0), ("knn", 0), ("linear", 1), ("knn", 1)
+    ]  # fmt: skip

@@ -12,7 +12,7 @@ from lecnn.compare.classifiers import KEYS as ROWS
 STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
 #: lecnn compare's flags that say how to train: meaningless with --merge, so refused there
 TRAINING_FLAGS = ("--seed", "--seeds", "--rows", "--limit", "--epochs", "--boost-size",
-                  "--device", "--dataset", "--data-dir")  # fmt: skip
+                  "--device", "--dataset", "--data-dir", "--jobs")  # fmt: skip
 
 
 def _rows(text: str) -> tuple[str, ...]:
@@ -52,6 +52,12 @@ def add_parsers(sub) -> None:
     )
     _common(p)
     p.add_argument("--seeds", type=positive_int, default=1, help="seeds per row (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        help="seeds measured at once, each in its own process on one thread (default: one per "
+        "usable core; 1: one after another)",
+    )
     p.add_argument(
         "--merge",
         nargs="+",
@@ -104,6 +110,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from lecnn.device import select_device
     from lecnn.errors import LecnnError
     from lecnn.logs.tensorboard import timestamped_run_dir
+    from lecnn.training.jobs import default_jobs
 
     if args.merge:
         given = [
@@ -129,7 +136,9 @@ def run_compare(args: argparse.Namespace) -> int:
     data = load_mnist(args.data_dir, dataset=args.dataset)
     epochs = dict.fromkeys(compare.KEYS, args.epochs) if args.epochs else None
     seeds = range(args.seed, args.seed + args.seeds)
+    jobs = min(args.jobs or default_jobs(), len(seeds))
     compare.run(data, device, seeds=seeds, epochs=epochs, limit=args.limit, out_dir=out,
+                jobs=jobs, data_dir=args.data_dir, dataset=args.dataset,
                 rows=args.rows or compare.KEYS, boost_size=args.boost_size,
                 command=shlex.join(["lecnn", *args.argv]))  # fmt: skip
     print(f"table: {out / 'compare.md'}")

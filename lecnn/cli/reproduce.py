@@ -75,9 +75,9 @@ def add_parsers(sub) -> None:
 def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.device import select_device
     from lecnn.errors import LecnnError
-    from lecnn.repro.jobs import default_jobs
     from lecnn.repro.report import write_report
     from lecnn.training.distributed import SINGLE, gather_objects, join, launched
+    from lecnn.training.jobs import default_jobs
 
     protos = _protocols(args)
     seeds = (
@@ -150,8 +150,8 @@ def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list
     failure, as it always did; otherwise the other runs go on and are kept."""
     from functools import partial
 
-    from lecnn.repro.jobs import run_all
     from lecnn.repro.run import Options, reproduce_task
+    from lecnn.training.jobs import run_all
 
     options = Options(
         runs_dir=Path(args.runs_dir), device=args.device, data_dir=args.data_dir,
