@@ -2,6 +2,7 @@
 write runs/ABLATIONS.md from the runs they left (each run's results.json; nothing is typed in).
 
     python scripts/ablations.py --commands            # what to run (one line per run)
+    python scripts/ablations.py --run --seeds 5       # run what is not finished, on every core
     python scripts/ablations.py --write runs/ABLATIONS.md
 
 Every row is one change from a protocol (the faithful LeNet-5 ones: SDLM, one example per update,
@@ -106,6 +107,42 @@ def commands(seeds: int) -> list[str]:
     return out
 
 
+def run_missing(cmds: list[str], jobs: int | None) -> None:
+    """Run each command whose run folder has no finished results.json, ``jobs`` at a time (each
+    its own process, one thread: the commands set OMP_NUM_THREADS=1); a line as each ends."""
+    import shlex
+    import subprocess
+    import time
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from lecnn.training.jobs import default_jobs
+
+    def logdir(cmd: str) -> Path:
+        words = shlex.split(cmd)
+        return ROOT / words[words.index("--logdir") + 1]
+
+    def finished(cmd: str) -> bool:
+        try:
+            return json.loads((logdir(cmd) / "results.json").read_text())["status"] == "finished"
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def one(cmd: str) -> tuple[str, int, float]:
+        start = time.perf_counter()
+        resume = ["--resume", str(logdir(cmd))] if (logdir(cmd) / "checkpoint.pt").exists() else []
+        env_cmd = cmd + (" " + " ".join(resume) if resume else "")
+        done = subprocess.run(env_cmd, shell=True, cwd=ROOT, capture_output=True, text=True)
+        return cmd, done.returncode, time.perf_counter() - start
+
+    todo = [c for c in cmds if not finished(c)]
+    print(f"{len(cmds) - len(todo)} finished before; {len(todo)} to run")
+    with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+        for n, future in enumerate(as_completed([pool.submit(one, c) for c in todo]), 1):
+            cmd, code, seconds = future.result()
+            state = "finished" if code == 0 else f"FAILED (exit {code})"
+            print(f"[{n}/{len(todo)}] {logdir(cmd).name}: {state}, {seconds:.0f} s", flush=True)
+
+
 def _measured(name: str) -> list[dict]:
     """(seed, test error, train error, training seconds) of each finished run of ``name``."""
     out = []
@@ -174,9 +211,17 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--write", type=Path, help="write the report here")
     p.add_argument("--machine", default="x86_64, 2 cores, 1 thread per run; torch 2.14.1")
+    p.add_argument(
+        "--run",
+        action="store_true",
+        help="run the commands not yet finished (their results.json), --jobs at a time",
+    )
+    p.add_argument("--jobs", type=int, help="runs at once (default: one per usable core)")
     args = p.parse_args()
     if args.commands:
         print("\n".join(commands(args.seeds)))
+    if args.run:
+        run_missing(commands(args.seeds), args.jobs)
     if args.write:
         text = report(args.machine)
         if args.write.exists():
