@@ -92,10 +92,11 @@ class Trainer:
             self._lock = (
                 claim(run_dir, resume=False, overwrite=overwrite) if self.main else Unclaimed()
             )
+        self._restore_flags: Callable[[], None] = lambda: None
         try:
             self._setup(config, data, run_dir, ckpt)
         except BaseException:
-            self._lock.release()
+            self.close()
             if ckpt is None and fresh and self.main:
                 remove_if_unused(run_dir)  # a run that never started leaves no folder behind
             raise
@@ -176,7 +177,7 @@ class Trainer:
         """Release the run folder and put torch's process-wide settings back (``run`` does this
         when it returns)."""
         self._lock.release()
-        getattr(self, "_restore_flags", lambda: None)()
+        self._restore_flags()
 
     def save(self) -> Path:
         if self.main:  # every rank holds the same state; rank 0 writes it
