@@ -14,7 +14,7 @@ import os
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lecnn import manual as M
@@ -310,3 +310,31 @@ def test_a_damaged_comparison_is_refused_by_merge_in_one_line(tmp_path_factory, 
     err = stderr.getvalue().strip().splitlines()
     assert code in (0, 2) and "Traceback" not in "\n".join(err)
     assert code == 0 or len(err) == 1, err
+
+
+@settings(max_examples=100)
+@given(st.integers(0, 2**32 - 1), st.binary(max_size=64), st.booleans())
+def test_an_idx_header_promising_anything_costs_no_more_memory_than_its_bytes(
+    tmp_path_factory, count, body, gz
+):
+    """A header may claim up to 2**32 − 1 images of 28×28: the reader refuses past MNIST's sizes
+    or at the missing bytes, and never allocates what the header promises (peak < 8 MB)."""
+    import gzip
+    import struct
+    import tracemalloc
+
+    from lecnn.data.idx import read_idx
+    from lecnn.errors import LecnnError
+
+    assume(count > 0)  # zero images and no bytes is a valid (empty) file
+    raw = struct.pack(">iIII", 2051, count, 28, 28) + body
+    path = tmp_path_factory.mktemp("bomb") / ("images.gz" if gz else "images")
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LecnnError):  # no count with ≤ 64 bytes of pixels is whole
+            read_idx(path, 2051, (28, 28))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, peak
