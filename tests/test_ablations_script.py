@@ -1,0 +1,35 @@
+"""scripts/ablations.py --run: the commands whose run folder holds no finished results.json run,
+``--jobs`` at a time, a line as each ends; finished ones are skipped, a failing one is named, a run
+with a checkpoint is resumed rather than restarted."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("ablations", ROOT / "scripts" / "ablations.py")
+ablations = importlib.util.module_from_spec(spec)
+sys.modules["ablations"] = ablations  # its dataclasses look their module up there
+spec.loader.exec_module(ablations)
+
+
+def test_run_missing_skips_finished_runs_names_failures_and_resumes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(ablations, "ROOT", tmp_path)
+    for name, status in (("done", "finished"), ("half", "interrupted")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"status": status}))
+    (tmp_path / "half" / "checkpoint.pt").write_bytes(b"x")
+    cmds = [
+        "echo never --logdir done",  # finished before: not run
+        'echo "$@" > half/args --logdir half',  # has a checkpoint: resumed
+        "exit 3 --logdir broken",  # fails: named with its exit status
+    ]
+    ablations.run_missing(cmds, jobs=2)
+    out = capsys.readouterr().out
+    assert "1 finished before; 2 to run" in out
+    assert "broken: FAILED (exit 3)" in out and "half: finished" in out
+    assert "never" not in out
+    assert "--resume" in (tmp_path / "half" / "args").read_text()  # it ran, resumed
