@@ -33,7 +33,7 @@ MODERN = (
 PROTOCOLS = {
     "faithful": ("paper 0.95%", "lenet5-faithful-manual-seed*.json", "lecnn reproduce lenet5"),
     "distort": ("paper 0.8%", "lenet5-distort-paper-manual-seed*.json",
-                "lecnn reproduce lenet5 --distort"),
+                "lecnn reproduce lenet5 --variant distort-paper"),
     "lenet5-modern": ("our bar 0.6%", "superseded/lenet5-modern-autograd-seed*.json",
                       "lecnn reproduce lenet5 --variant modern --impl autograd (8 passes then)"),
     "lecun1989-modern": ("our bar 1.5%", "superseded/lecun1989-modern-autograd-seed*.json",
