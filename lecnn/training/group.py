@@ -1,0 +1,68 @@
+"""Many runs as one program, the first piece: S runs of one model, their parameters (and so their
+optimizer state) stacked along a leading run axis, one forward and backward pass for all of them
+through ``torch.func.vmap`` over the functional step each implementation already has
+(``lecnn.manual.functional_grads``; ``torch.func.functional_call`` for the autograd twins), and
+one optimizer update applied to the stacked tensors — the optimizers' formulas are elementwise, so
+the same code updates S runs at once. Nothing of the layers' or optimizers' math is copied.
+
+Each run brings its own batch (its own data order), so a run in a group takes the steps it takes
+alone (tests/test_group.py). Not yet here: dropout inside the group (masks from each run's own
+generator), SDLM's per-run curvature, per-run learning rates, and the training loop's use of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from lecnn import manual as M
+from lecnn.errors import LecnnError
+from lecnn.models import ModelSpec, build, build_loss
+
+Tensors = dict[str, torch.Tensor]
+
+
+def stack(runs: Sequence[Tensors]) -> Tensors:
+    """The runs' tensors stacked along a new leading run axis, key by key."""
+    return {k: torch.stack([r[k] for r in runs]) for k in runs[0]}
+
+
+def unstack(group: Tensors, i: int) -> Tensors:
+    """Run ``i``'s tensors out of a stacked dict."""
+    return {k: v[i] for k, v in group.items()}
+
+
+class GroupStep:
+    """``step(params, xs, ts)``: for S runs' stacked ``params`` and their batches ``xs`` (S×B×…)
+    and targets ``ts`` (S×B…), each run's loss (S), outputs (S×B×K) and gradients (stacked like
+    ``params``), in one program."""
+
+    def __init__(self, spec: ModelSpec, impl: str, device: torch.device, dtype: torch.dtype):
+        if any(layer.kind == "dropout" for layer in spec.layers):
+            raise LecnnError(
+                f"model {spec.name} has dropout, which runs trained as one group cannot draw "
+                "from their own generators yet: train its runs one by one (or with --jobs)"
+            )
+        # a template network: its own weights are never used, each call brings the runs'
+        self.net = build(spec, impl, generator=torch.Generator(), device=device, dtype=dtype)
+        self.loss = build_loss(spec, impl)
+        one = self._manual if impl == "manual" else self._autograd
+        self._step = torch.func.vmap(one)
+
+    def _manual(self, params: Tensors, x: torch.Tensor, t: torch.Tensor):
+        assert isinstance(self.net, M.Sequential)
+        return M.functional_grads(self.net, self.loss, params, x, t)
+
+    def _autograd(self, params: Tensors, x: torch.Tensor, t: torch.Tensor):
+        def loss_of(p: Tensors):
+            out = torch.func.functional_call(self.net, p, (x,))
+            return self.loss(out, t), out.detach()
+
+        grads, (value, out) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
+        return value.detach(), out, grads
+
+    def __call__(
+        self, params: Tensors, xs: torch.Tensor, ts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, Tensors]:
+        return self._step(params, xs, ts)
