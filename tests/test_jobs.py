@@ -77,7 +77,7 @@ def test_a_failing_run_is_named_and_the_others_finish(mnist_dir, tmp_path, capsy
 
 def test_ctrl_c_stops_every_worker_and_the_same_command_finishes(mnist_dir, tmp_path):
     args = _args(mnist_dir, tmp_path, "--jobs", "2")
-    args[args.index("--epochs") + 1], args[args.index("--limit") + 1] = "30", "1000"
+    args[args.index("--epochs") + 1], args[args.index("--limit") + 1] = "15", "800"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "lecnn", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -103,4 +103,4 @@ def test_ctrl_c_stops_every_worker_and_the_same_command_finishes(mnist_dir, tmp_
         name = f"lecun1989-faithful-{impl}-seed{seed}"
         results = json.loads((tmp_path / "reproduce" / name / "results.json").read_text())
         epochs = [h["epoch"] for h in results["history"]]
-        assert epochs == list(range(1, 31))  # each pass once
+        assert epochs == list(range(1, 16))  # each pass once
