@@ -101,9 +101,11 @@ def run_reproduce(args: argparse.Namespace) -> int:
     failed, stopped = _train(args, runs[group.rank :: group.world], group, jobs)
     if group.parallel:
         failed = [f for part in gather_objects(failed) for f in part]
-        if not group.main:
-            return 1 if failed else 0
-    print(f"report: {write_report(args.runs_dir, failed=failed)}")
+    if group.main:
+        print(f"report: {write_report(args.runs_dir, failed=failed)}")
+    group.barrier()  # the ranks leave the job together, once the report is written
+    if not group.main:
+        return 1 if failed else 0
     if stopped:
         print("stopped by Ctrl-C: the runs that were training saved their checkpoints; run the "
               "same command again to finish them")  # fmt: skip

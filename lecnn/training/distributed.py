@@ -68,6 +68,10 @@ class Processes:
     def sum_grads(self, grads: dict[str, torch.Tensor], mean: bool) -> None:
         """In place: each process's gradients become the global batch's."""
 
+    def barrier(self) -> None:
+        """Wait until every process arrives here (so none leaves the job while another still
+        talks to it: Gloo can abort a process whose peer has gone)."""
+
 
 SINGLE = Processes()
 
@@ -110,6 +114,9 @@ class Group(Processes):
     def agree(self, want: bool, *, at_check: bool, device: torch.device) -> bool:
         # Ctrl-C reaches the ranks at different updates: vote only where all of them are
         return at_check and self.total(float(bool(want)), device=device)[0] > 0
+
+    def barrier(self) -> None:
+        dist.barrier()
 
     def sum_grads(self, grads: dict[str, torch.Tensor], mean: bool) -> None:
         """``Σ_r`` over the ranks (÷ R for a mean loss): what the manual implementation does
