@@ -25,9 +25,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), not {p}")
-        self.p = float(p)
+        self.p = dropout_probability(p)
         self.training = True
         self.generator = generator
 
@@ -55,3 +53,10 @@ def dropout_mask(x: torch.Tensor, p: float, generator: torch.Generator | None) -
     device = generator.device if generator is not None else x.device
     keep = torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype) >= p
     return keep.to(device=x.device, dtype=x.dtype) / (1.0 - p)
+
+
+def dropout_probability(p: float) -> float:
+    """``p`` as a float, checked: dropout drops with a probability in [0, 1)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), not {p}")
+    return float(p)

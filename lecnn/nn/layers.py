@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from lecnn.manual.activations import LECUN_A, LECUN_S
 from lecnn.manual.conv import ConvGeometry
-from lecnn.manual.dropout import dropout_mask
+from lecnn.manual.dropout import dropout_mask, dropout_probability
 
 #: spec kind → the autograd module: torch.nn's own where it has the layer, lecnn's below otherwise
 TWINS: dict[str, type[nn.Module]] = {
@@ -121,9 +121,7 @@ class Dropout(Twin):
 
     def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), not {p}")
-        self.p, self.generator = float(p), generator
+        self.p, self.generator = dropout_probability(p), generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:

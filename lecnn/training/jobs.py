@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from lecnn.training.interrupt import in_main_thread
+from lecnn.training.interrupt import sigint_calls
 
 
 def usable_cores() -> int:
@@ -81,33 +81,25 @@ def run_all(
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread)
     futures = {pool.submit(_call, work, task): i for i, task in enumerate(tasks)}
     asked: list[int] = []  # Ctrl-C: a flag the loop reads, never an exception mid-bookkeeping
-    previous = _on_sigint(lambda *_: asked.append(1))
     try:
-        pending: set[Future] = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            if asked:
-                for f in pending:
-                    f.cancel()  # not started: left for the next time
-                _forward_sigint(pool)  # the running ones save their checkpoints and stop
-                pending = {f for f in pending if not f.cancelled()}
-            for f in finished:
-                if f.cancelled():
-                    continue
-                outcome = f.result()
-                outcomes[futures[f]] = outcome
-                on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
+        with sigint_calls(lambda *_: asked.append(1)):
+            pending: set[Future] = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                if asked:
+                    for f in pending:
+                        f.cancel()  # not started: left for the next time
+                    _forward_sigint(pool)  # the running ones save their checkpoints and stop
+                    pending = {f for f in pending if not f.cancelled()}
+                for f in finished:
+                    if f.cancelled():
+                        continue
+                    outcome = f.result()
+                    outcomes[futures[f]] = outcome
+                    on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        _on_sigint(previous)
     return [outcomes[i] for i in sorted(outcomes)], bool(asked)
-
-
-def _on_sigint(handler: Any) -> Any:
-    """Set SIGINT's handler (main thread only; elsewhere nothing changes); return the old one."""
-    if not in_main_thread() or handler is None:
-        return None
-    return signal.signal(signal.SIGINT, handler)
 
 
 def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[Outcome], bool]:
