@@ -30,7 +30,8 @@ DEVICES = [
 def _full_mnist_dir() -> Path | None:
     env = os.environ.get("LECNN_DATA")
     if env:
-        path = Path(env)
+        # absolute, so that a test running a command in another folder finds it too (CI's is relative)
+        path = Path(env).resolve()
         if not path.is_dir():
             # CI sets LECNN_DATA: a wrong path must fail loudly, never skip
             raise pytest.UsageError(f"LECNN_DATA={env} is not a folder with the MNIST files")
