@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from lecnn.data import make_generator, pass_order
-from lecnn.errors import LecnnError
 from lecnn.models import get_spec
 from lecnn.training.config import TrainConfig, make_optimizer
 from lecnn.training.engine import encode_targets, make_engine
@@ -76,8 +75,3 @@ def test_a_run_in_a_group_takes_the_steps_it_takes_alone(model, settings, impl, 
             err = ((weights[k] - w).abs().max() / w.abs().max()).item()
             assert err < 1e-10, (run, k, err)
     assert solo_weights[0]["0.weight"].ne(solo_weights[1]["0.weight"]).any()  # runs differ
-
-
-def test_a_model_with_dropout_is_refused_in_one_line():
-    with pytest.raises(LecnnError, match="has dropout"):
-        GroupStep(get_spec("lecun1989-modern"), "manual", CPU, D)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import torch
 
 from lecnn.manual.base import Layer
@@ -49,10 +53,50 @@ class Dropout(Layer):
 
 def dropout_mask(x: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
     """Inverted dropout's mask for ``x``: 1/(1 − p) where a uniform draw is ≥ p, else 0 (one draw
-    per unit, from ``generator``). The autograd twin draws the same mask."""
-    device = generator.device if generator is not None else x.device
-    keep = torch.rand(x.shape, generator=generator, device=device, dtype=x.dtype) >= p
-    return keep.to(device=x.device, dtype=x.dtype) / (1.0 - p)
+    per unit, from ``generator``). The autograd twin draws the same mask. Inside ``supplied``,
+    the next of the given masks instead (drawn beforehand by ``draw_mask``)."""
+    given = _SUPPLIED.get()
+    if given is not None:
+        if given.shapes is not None:  # a probe: what would be drawn, and nothing drawn
+            given.shapes.append((tuple(x.shape), p))
+            return torch.ones_like(x)
+        return given.masks.pop(0)
+    return draw_mask(x.shape, p, generator, x.device, x.dtype)
+
+
+def draw_mask(
+    shape: tuple[int, ...],
+    p: float,
+    generator: torch.Generator | None,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """The mask ``dropout_mask`` draws for an input of ``shape`` on ``device``."""
+    where = generator.device if generator is not None else device
+    keep = torch.rand(shape, generator=generator, device=where, dtype=dtype) >= p
+    return keep.to(device=device, dtype=dtype) / (1.0 - p)
+
+
+class _Supply:
+    def __init__(self, masks: list[torch.Tensor] | None) -> None:
+        self.masks = list(masks or [])
+        self.shapes: list[tuple[tuple[int, ...], float]] | None = None if masks is not None else []
+
+
+_SUPPLIED: ContextVar[_Supply | None] = ContextVar("dropout_masks", default=None)
+
+
+@contextmanager
+def supplied(masks: list[torch.Tensor] | None) -> Iterator[_Supply]:
+    """Within: every dropout layer takes the next of ``masks`` instead of drawing one (in forward
+    order), so runs trained as one group can bring masks drawn from their own generators. With
+    ``masks=None`` a probe: the layers draw nothing and record the shapes and probabilities they
+    would draw for (``.shapes``), their masks all ones."""
+    token = _SUPPLIED.set(_Supply(masks))
+    try:
+        yield _SUPPLIED.get()  # type: ignore[misc]
+    finally:
+        _SUPPLIED.reset(token)
 
 
 def dropout_probability(p: float) -> float:

@@ -6,8 +6,9 @@ one optimizer update applied to the stacked tensors — the optimizers' formulas
 the same code updates S runs at once. Nothing of the layers' or optimizers' math is copied.
 
 Each run brings its own batch (its own data order), so a run in a group takes the steps it takes
-alone (tests/test_group.py). Not yet here: dropout inside the group (masks from each run's own
-generator), SDLM's per-run curvature, per-run learning rates, and the training loop's use of it.
+alone (tests/test_group.py). Dropout masks come in with the batch, each run's drawn from its own
+generator beforehand (``masks``), as the run alone would draw them. The training loop's use of it:
+``lecnn.training.grouped``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from lecnn import manual as M
-from lecnn.errors import LecnnError
+from lecnn.manual.dropout import draw_mask, supplied
 from lecnn.models import ModelSpec, build, build_loss
 
 Tensors = dict[str, torch.Tensor]
@@ -39,30 +40,46 @@ class GroupStep:
     ``params``), in one program."""
 
     def __init__(self, spec: ModelSpec, impl: str, device: torch.device, dtype: torch.dtype):
-        if any(layer.kind == "dropout" for layer in spec.layers):
-            raise LecnnError(
-                f"model {spec.name} has dropout, which runs trained as one group cannot draw "
-                "from their own generators yet: train its runs one by one (or with --jobs)"
-            )
         # a template network: its own weights are never used, each call brings the runs'
         self.net = build(spec, impl, generator=torch.Generator(), device=device, dtype=dtype)
         self.loss = build_loss(spec, impl)
+        self.dropout = any(layer.kind == "dropout" for layer in spec.layers)
         one = self._manual if impl == "manual" else self._autograd
         self._step = torch.func.vmap(one)
+        self._shapes: dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]] = {}
 
-    def _manual(self, params: Tensors, x: torch.Tensor, t: torch.Tensor):
+    def _manual(self, params: Tensors, x: torch.Tensor, t: torch.Tensor, masks: list):
         assert isinstance(self.net, M.Sequential)
-        return M.functional_grads(self.net, self.loss, params, x, t)
+        with supplied(list(masks)):
+            return M.functional_grads(self.net, self.loss, params, x, t)
 
-    def _autograd(self, params: Tensors, x: torch.Tensor, t: torch.Tensor):
+    def _autograd(self, params: Tensors, x: torch.Tensor, t: torch.Tensor, masks: list):
         def loss_of(p: Tensors):
             out = torch.func.functional_call(self.net, p, (x,))
             return self.loss(out, t), out.detach()
 
-        grads, (value, out) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
+        with supplied(list(masks)):
+            grads, (value, out) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
         return value.detach(), out, grads
 
+    def masks(self, x: torch.Tensor, generators: Sequence[torch.Generator | None]) -> list:
+        """The dropout masks for one batch shaped like ``x`` (one run's), each run's drawn from its
+        own generator in the order its network alone draws them, stacked along the run axis."""
+        if not self.dropout:
+            return []
+        key = tuple(x.shape)
+        if key not in self._shapes:  # what the layers draw for such a batch: a probe, once
+            with supplied(None) as probe, torch.no_grad():
+                self.net(x)
+            self._shapes[key] = list(probe.shapes or [])
+        drawn = [
+            [draw_mask(shape, p, g, x.device, x.dtype) for shape, p in self._shapes[key]]
+            for g in generators
+        ]
+        return [torch.stack(per_run) for per_run in zip(*drawn, strict=True)]
+
     def __call__(
-        self, params: Tensors, xs: torch.Tensor, ts: torch.Tensor
+        self, params: Tensors, xs: torch.Tensor, ts: torch.Tensor, masks: list | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, Tensors]:
-        return self._step(params, xs, ts)
+        """``masks``: from ``masks`` (needed when the model has dropout)."""
+        return self._step(params, xs, ts, masks or [])

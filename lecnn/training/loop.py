@@ -27,6 +27,7 @@ from lecnn.training.distributed import SINGLE, Processes, check_split, join, lau
 from lecnn.training.engine import Engine, encode_targets, make_engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.interrupt import sigint_calls
+from lecnn.training.lockstep import Stretch, run_pass
 from lecnn.training.pool import pool_for
 from lecnn.training.reporter import Reporter, Tally
 from lecnn.training.results import RunResult, finish
@@ -211,15 +212,10 @@ class Trainer:
         """Train to the configured number of passes. ``on_step(step, loss)`` runs after each
         update (``loss``: that update's loss, a tensor) and may return True to stop as Ctrl-C
         would."""
-        p = self.progress
-        self.report = Reporter(
-            self.config, self.engine, p, run_dir=self.run_dir, device=self.device,
-            batches=self.batches, log_every=self.log_every, main=self.main,
-            bar=self.progress_bar, example=self.data.train.x[:1],
-        )  # fmt: skip
+        self.open_report()
         try:
             with sigint_calls(self.request_stop):
-                while p.epoch < self.config.epochs:
+                while not self.done:
                     if not self._train_pass(on_step):
                         return self._finish("interrupted")
                     self._end_pass()
@@ -230,6 +226,19 @@ class Trainer:
         finally:
             self.report.close()
             self.close()
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has taken all its passes."""
+        return self.progress.epoch >= self.config.epochs
+
+    def open_report(self) -> None:
+        """Start the run's logs (TensorBoard, curves, progress bar): before its first pass."""
+        self.report = Reporter(
+            self.config, self.engine, self.progress, run_dir=self.run_dir, device=self.device,
+            batches=self.batches, log_every=self.log_every, main=self.main,
+            bar=self.progress_bar, example=self.data.train.x[:1],
+        )  # fmt: skip
 
     def _pass_examples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """This pass's examples (inputs, targets, labels) gathered once in its order (drawn at its
@@ -283,40 +292,58 @@ class Trainer:
 
     def _train_pass(self, on_step: Callable[[int, torch.Tensor], bool | None] | None) -> bool:
         """The rest of the current pass; False when it stopped early (a checkpoint saved)."""
-        p = self.progress
+        return run_pass([self], lambda _, chunks: [self._apply(chunks[0])], on_step)
+
+    def _start_stretch(self) -> Stretch:
+        """What the rest of the pass works from: its examples, and the sums of its updates."""
         xs, ts, ys = self._pass_examples()
         self.report.stretch()
         self._sync()
-        tally, first = Tally(self.device), None
-        while p.batch < self.batches:
-            chunk = self._next_chunk(xs, ts, ys)
-            losses, out, loss_total = self._apply(chunk)
-            if p.step == 0:  # the untrained network's loss: what divergence is measured from
-                first = (losses[0], len(chunk.y) // chunk.k)
-            correct = (self.engine.predict(out) == chunk.y).sum()
-            tally.add(loss_total, correct, len(chunk.y), chunk.k)
-            p.batch += chunk.k
-            p.step += chunk.k
-            stop = None
-            if on_step is not None:
-                for i in range(chunk.k):
-                    stop = on_step(p.step - chunk.k + 1 + i, losses[i]) or stop
-            self.report.updates(p.step, chunk.lrs, tally)
-            if tally.since_check >= CHECK_EVERY or p.batch == self.batches:
-                if p.first_loss is None and first is not None:
-                    loss, n = first  # per example, as the stretch's mean is
-                    p.first_loss = float(loss) / (n if self.spec.sums_examples else 1)
-                self._check_finite(losses[-1], tally=tally)
-                self.report.check(p, tally)
-                tally.since_check = 0
-            at_check = tally.since_check == 0  # ranks stop together, at a check, or they hang
-            if self.group.agree(stop or self._stop, at_check=at_check, device=self.device):
-                self._check_finite(losses[-1], weights=True)
-                self.report.stopped(tally)
-                self._fold(tally)
-                self.save()
-                return False
-        self._fold(tally)
+        return Stretch(xs, ts, ys, Tally(self.device))
+
+    def _took(
+        self,
+        s: Stretch,
+        chunk: _Chunk,
+        result: tuple[Sequence[torch.Tensor], torch.Tensor, torch.Tensor],
+        on_step: Callable[[int, torch.Tensor], bool | None] | None,
+    ) -> bool | None:
+        """Account for a chunk's updates (their ``result`` from ``_apply``): the sums, the logs,
+        and at a check the finite-loss test (raises Diverged); returns ``on_step``'s wish to stop."""
+        p, tally = self.progress, s.tally
+        losses, out, loss_total = result
+        if p.step == 0:  # the untrained network's loss: what divergence is measured from
+            s.first = (losses[0], len(chunk.y) // chunk.k)
+        correct = (self.engine.predict(out) == chunk.y).sum()
+        tally.add(loss_total, correct, len(chunk.y), chunk.k)
+        p.batch += chunk.k
+        p.step += chunk.k
+        stop = None
+        if on_step is not None:
+            for i in range(chunk.k):
+                stop = on_step(p.step - chunk.k + 1 + i, losses[i]) or stop
+        self.report.updates(p.step, chunk.lrs, tally)
+        if tally.since_check >= CHECK_EVERY or p.batch == self.batches:
+            if p.first_loss is None and s.first is not None:
+                loss, n = s.first  # per example, as the stretch's mean is
+                p.first_loss = float(loss) / (n if self.spec.sums_examples else 1)
+            self._check_finite(losses[-1], tally=tally)
+            self.report.check(p, tally)
+            tally.since_check = 0
+        s.last = losses[-1]
+        return stop
+
+    def _stops_here(self, s: Stretch, wish: bool | None) -> bool:
+        """Whether the run stops after this update (``wish``, or Ctrl-C); if so its sums folded
+        in and a checkpoint saved. Ranks stop together, at a check, or they hang."""
+        at_check = s.tally.since_check == 0
+        if not self.group.agree(wish or self._stop, at_check=at_check, device=self.device):
+            return False
+        assert s.last is not None
+        self._check_finite(s.last, weights=True)
+        self.report.stopped(s.tally)
+        self._fold(s.tally)
+        self.save()
         return True
 
     def _finish(self, status: str) -> RunResult:
