@@ -56,10 +56,10 @@ def dropout_mask(x: torch.Tensor, p: float, generator: torch.Generator | None) -
     per unit, from ``generator``). The autograd twin draws the same mask. Inside ``supplied``,
     the next of the given masks instead (drawn beforehand by ``draw_mask``)."""
     given = _SUPPLIED.get()
+    if given is not None and given.probe:  # what would be drawn, and nothing drawn
+        given.shapes.append((tuple(x.shape), p))
+        return torch.ones_like(x)
     if given is not None:
-        if given.shapes is not None:  # a probe: what would be drawn, and nothing drawn
-            given.shapes.append((tuple(x.shape), p))
-            return torch.ones_like(x)
         return given.masks.pop(0)
     return draw_mask(x.shape, p, generator, x.device, x.dtype)
 
@@ -79,8 +79,9 @@ def draw_mask(
 
 class _Supply:
     def __init__(self, masks: list[torch.Tensor] | None) -> None:
+        self.probe = masks is None
         self.masks = list(masks or [])
-        self.shapes: list[tuple[tuple[int, ...], float]] | None = None if masks is not None else []
+        self.shapes: list[tuple[tuple[int, ...], float]] = []
 
 
 _SUPPLIED: ContextVar[_Supply | None] = ContextVar("dropout_masks", default=None)

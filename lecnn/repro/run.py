@@ -16,6 +16,7 @@ from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
 from lecnn.training.results import RunResult
+from lecnn.training.rundir import resumable
 
 
 def run_one(
@@ -50,7 +51,7 @@ def run_one(
         compile=compile, logdir=str(logdir),
     )  # fmt: skip
     start = time.perf_counter()
-    resume = logdir if (logdir / "checkpoint.pt").is_file() else None
+    resume = resumable(logdir)
     # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
     trainer = Trainer(config, resume=resume, progress_bar=progress_bar, distributed=False)
     result = trainer.run()

@@ -71,7 +71,7 @@ class GroupStep:
         if key not in self._shapes:  # what the layers draw for such a batch: a probe, once
             with supplied(None) as probe, torch.no_grad():
                 self.net(x)
-            self._shapes[key] = list(probe.shapes or [])
+            self._shapes[key] = probe.shapes
         drawn = [
             [draw_mask(shape, p, g, x.device, x.dtype) for shape, p in self._shapes[key]]
             for g in generators

@@ -22,13 +22,13 @@ import torch
 from lecnn.data import Prepared
 from lecnn.device import select_device
 from lecnn.errors import LecnnError
-from lecnn.training.checkpoint import FILENAME
 from lecnn.training.config import TrainConfig
 from lecnn.training.group import GroupStep, stack, unstack
 from lecnn.training.interrupt import sigint_calls
 from lecnn.training.lockstep import run_pass
 from lecnn.training.loop import Trainer, load_data
 from lecnn.training.results import RunResult
+from lecnn.training.rundir import resumable
 from lecnn.training.state import Diverged
 
 #: what every run of a group shares: one network, one data set, passes of the same batches
@@ -90,7 +90,7 @@ def member(
     folder = Path(config.logdir or "")
     if not overwrite and finished_result(folder):
         return None
-    resume = folder if not overwrite and (folder / FILENAME).exists() else None
+    resume = None if overwrite else resumable(folder)
     return Trainer(
         config, data=data, resume=resume, given=given | {"logdir"}, overwrite=overwrite,
         distributed=False, **kw,
@@ -117,7 +117,7 @@ class GroupTrainer:
         given = set(given) if given is not None else set()
         self.outcomes: list[Outcome] = []
         self.members: list[Trainer] = []
-        self._of: dict[int, Outcome] = {}
+        self._of: dict[Trainer, Outcome] = {}  # a Trainer hashes by identity
         try:
             for config in configs:  # one update program serves them all: none compiles its own
                 m = member(replace(config, compile="off"), given, data, overwrite=overwrite)
@@ -125,13 +125,13 @@ class GroupTrainer:
                 self.outcomes.append(out)
                 if m is not None:
                     self.members.append(m)
-                    self._of[id(m)] = out
+                    self._of[m] = out
         except BaseException:
             self.close()
             raise
-        self.step = GroupStep(self.members[0].spec, first.impl, self.device, self.dtype) if (
-            self.members
-        ) else None  # fmt: skip
+        self.step: GroupStep | None = None  # none needed when every run had finished
+        if self.members:
+            self.step = GroupStep(self.members[0].spec, first.impl, self.device, self.dtype)
 
     def close(self) -> None:
         for m in self.members:
@@ -162,7 +162,7 @@ class GroupTrainer:
     def _diverged(self, m: Trainer, e: Diverged) -> None:
         m.report.logger.end_session("diverged")
         self._leave(m)
-        self._of[id(m)].diverged = e
+        self._of[m].diverged = e
 
     def _leave(self, m: Trainer) -> None:
         m.report.close()
@@ -176,13 +176,13 @@ class GroupTrainer:
             m.open_report()
         try:
             for m in [m for m in self._active if m.done]:  # its last pass saved, not its results
-                self._of[id(m)].result = m._finish("finished")
+                self._of[m].result = m._finish("finished")
                 self._leave(m)
             with sigint_calls(self.request_stop):
                 while self._active:
                     if not self._pass():
                         for m in list(self._active):
-                            self._of[id(m)].result = m._finish("interrupted")
+                            self._of[m].result = m._finish("interrupted")
                             self._leave(m)
         finally:
             for m in list(self._active):
@@ -202,6 +202,6 @@ class GroupTrainer:
                 self._diverged(m, e)
                 continue
             if m.done:
-                self._of[id(m)].result = m._finish("finished")
+                self._of[m].result = m._finish("finished")
                 self._leave(m)
         return True

@@ -46,7 +46,7 @@ def run_pass(
     passed to ``on_diverged`` and leaves the pass while the others go on (with no
     ``on_diverged``, Diverged is raised: a single run)."""
     live = list(members)
-    stretches = {id(m): m._start_stretch() for m in live}
+    stretches = {m: m._start_stretch() for m in live}  # a Trainer hashes by identity
 
     def drop(m: Trainer, e: Diverged) -> None:
         if on_diverged is None:
@@ -55,29 +55,25 @@ def run_pass(
         live.remove(m)
 
     while live and live[0].progress.batch < live[0].batches:
-        chunks = [m._next_chunk(*_examples(stretches[id(m)])) for m in live]
+        chunks = [m._next_chunk(stretches[m]) for m in live]
         wishes = {}
         for m, chunk, result in zip(list(live), chunks, apply(live, chunks), strict=True):
             try:
-                wishes[id(m)] = m._took(stretches[id(m)], chunk, result, on_step)
+                wishes[m] = m._took(stretches[m], chunk, result, on_step)
             except Diverged as e:
                 drop(m, e)
         stopped = []
         for m in list(live):
             try:
-                if m._stops_here(stretches[id(m)], wishes.get(id(m))):
+                if m._stops_here(stretches[m], wishes.get(m)):
                     stopped.append(m)
             except Diverged as e:
                 drop(m, e)
         if stopped:  # a group stops together (Ctrl-C reaches every member at once)
             for m in live:
                 if m not in stopped:
-                    m._stops_here(stretches[id(m)], True)
+                    m._stops_here(stretches[m], True)
             return False
     for m in live:
-        m._fold(stretches[id(m)].tally)
+        m._fold(stretches[m].tally)
     return True
-
-
-def _examples(s: Stretch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return s.xs, s.ts, s.ys

@@ -259,13 +259,13 @@ class Trainer:
         )
         return xs, ts, ys
 
-    def _next_chunk(self, xs: torch.Tensor, ts: torch.Tensor, ys: torch.Tensor) -> _Chunk:
+    def _next_chunk(self, s: Stretch) -> _Chunk:
         """The next call's batches from the pass's examples: 1, or a compiled chunk of ``k``,
         augmented batch by batch (the generator's draws as in eager runs), this rank's share."""
         p, bs = self.progress, self.config.batch_size
         k = self._per_call(p.batch)
         start, end = p.batch * bs, (p.batch + k) * bs
-        x, t, y = xs[start:end], ts[start:end], ys[start:end]
+        x, t, y = s.xs[start:end], s.ts[start:end], s.ys[start:end]
         if self.pool is not None:  # the pool's copies as they were made, nothing drawn
             x = self.pool.render(x, p.order[start:end])
         elif self.config.augment and k == 1:

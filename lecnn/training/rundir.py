@@ -106,3 +106,9 @@ def claim(folder: Path, *, resume: bool, overwrite: bool) -> RunLock:
         lock.release()
         raise
     return lock
+
+
+def resumable(folder: Path) -> Path | None:
+    """``folder`` when it holds a checkpoint to continue from (a run stopped by Ctrl-C or a crash),
+    else None."""
+    return folder if (folder / FILENAME).is_file() else None
