@@ -21,6 +21,7 @@ def engine_from_checkpoint(
     (state dicts interchange), its config, and the updates it had taken."""
     ckpt = load_checkpoint(path)
     config = TrainConfig.from_dict(ckpt["config"])
+    config.validate()  # a damaged value (an unknown dtype or implementation) is a one-line error
     spec = get_spec(config.model)
     engine = make_engine(
         spec, impl or config.impl, seed=None, device=device, dtype=getattr(torch, config.dtype)
