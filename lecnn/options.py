@@ -50,7 +50,8 @@ def parse(factory: Callable[..., Any], text: str) -> dict[str, Any]:
         try:
             kwargs[key] = kind(value)
         except ValueError:
-            raise LecnnError(f"{text!r}: {key} takes a {kind.__name__}, not {value!r}") from None
+            what = {"int": "a whole number", "float": "a number", "str": "a word"}[kind.__name__]
+            raise LecnnError(f"{text!r}: {key} takes {what}, not {value!r}") from None
     return kwargs
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import fields
 
+from lecnn.cli import many
 from lecnn.cli.common import add_config_flags
 from lecnn.device import describe_device
 from lecnn.models import count
@@ -33,6 +34,7 @@ def add_parser(sub) -> None:
         help="replace the run that --logdir already holds (its checkpoint, results and events)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    many.add_flags(p)
     p.set_defaults(run=run)
 
 
@@ -44,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if "model" not in given and "recipe" in given:
         given["model"] = RECIPES[given["recipe"]]["model"]
     config = TrainConfig(**given)
+    if many.wanted(args):
+        return many.run_many(args, config, set(given))
     trainer = Trainer(  # checks the settings and the device before it loads any data
         config,
         resume=args.resume,

@@ -12,7 +12,6 @@ places: each pass is taken by the runs at the earliest place, until they are lev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from lecnn.training.group import GroupStep, stack, unstack
 from lecnn.training.interrupt import sigint_calls
 from lecnn.training.lockstep import run_pass
 from lecnn.training.loop import Trainer, load_data
-from lecnn.training.results import RunResult
+from lecnn.training.results import RunResult, finished_results
 from lecnn.training.rundir import resumable
 from lecnn.training.state import Diverged
 
@@ -74,21 +73,13 @@ def check_fits(configs: Sequence[TrainConfig]) -> list[TrainConfig]:
     return resolved
 
 
-def finished_result(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds a finished run (its results.json says so)."""
-    try:
-        return json.loads((run_dir / "results.json").read_text()).get("status") == "finished"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def member(
     config: TrainConfig, given: set[str], data: Prepared | None, *, overwrite: bool, **kw
 ) -> Trainer | None:
     """The trainer for one run of a group in its folder (``config.logdir``): resumed from its
     checkpoint when it has one, None when it has finished (unless ``overwrite``)."""
     folder = Path(config.logdir or "")
-    if not overwrite and finished_result(folder):
+    if not overwrite and finished_results(folder) is not None:
         return None
     resume = None if overwrite else resumable(folder)
     return Trainer(
@@ -120,7 +111,10 @@ class GroupTrainer:
         self._of: dict[Trainer, Outcome] = {}  # a Trainer hashes by identity
         try:
             for config in configs:  # one update program serves them all: none compiles its own
-                m = member(replace(config, compile="off"), given, data, overwrite=overwrite)
+                m = member(
+                    replace(config, compile="off"), given, data, overwrite=overwrite,
+                    progress_bar=False,  # one bar per run would overwrite each other
+                )  # fmt: skip
                 out = Outcome(config, Path(config.logdir or ""), skipped=m is None)
                 self.outcomes.append(out)
                 if m is not None:
@@ -174,6 +168,7 @@ class GroupTrainer:
         self._active = list(self.members)
         for m in self._active:
             m.open_report()
+            m.report.label = m.run_dir.name
         try:
             for m in [m for m in self._active if m.done]:  # its last pass saved, not its results
                 self._of[m].result = m._finish("finished")

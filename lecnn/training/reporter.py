@@ -61,6 +61,7 @@ class Reporter:
         example: torch.Tensor,
     ) -> None:
         self.config, self.engine, self.log_every = config, engine, log_every
+        self.label = ""  # the run's name before its pass lines, where several runs print
         names = engine.spec.display_name
         self.logger: RunLogger = RunLogger(run_dir, names=names) if main else Silent()  # type: ignore[assignment]
         if progress.step == 0 and main:
@@ -109,7 +110,7 @@ class Reporter:
         cfg, log = self.config, self.logger
         if "test_loss" in record:
             self.bar.write(
-                f"pass {record['epoch']}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
+                f"{self.label + ': ' if self.label else ''}pass {record['epoch']}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
                 f"error {record['train_error']:.2%} | test loss {record['test_loss']:.4f} "
                 f"error {record['test_error']:.2%} ({record['test_misses']} misses) | "
                 f"{record['images_per_s'] or 0:,.0f} images/s"

@@ -83,3 +83,15 @@ def finish(
         text = json.dumps(results, indent=2, default=str)
         write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(run_dir, status, results)
+
+
+def finished_results(run_dir: Path) -> dict[str, Any] | None:
+    """The results of the finished run in ``run_dir``; None when it holds none (no file, a run
+    that has not finished, or a file that is damaged: the run is then trained again)."""
+    try:
+        results = json.loads((run_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(results, dict) or results.get("status") != "finished":
+        return None
+    return results
