@@ -88,3 +88,30 @@ def test_reproduction_on_cuda_gets_its_own_row(mnist_dir, tmp_path):
     report = (runs / "REPRODUCTION.md").read_text()
     assert report.count("| measured: faithful / manual (shortened) |") == 1
     assert report.count("| measured: faithful / manual on cuda (shortened) |") == 1
+
+
+@pytest.mark.parametrize("impl", ["manual", "autograd"])
+def test_a_group_on_cuda_equals_its_runs_alone_and_on_the_cpu(impl, mnist_dir, tmp_path):
+    from dataclasses import replace
+
+    from lecnn.training.checkpoint import load_checkpoint
+    from lecnn.training.grouped import GroupTrainer
+
+    base = TrainConfig(model="lenet5", impl=impl, dtype="float64", batch_size=1, limit=100,
+                       epochs=2, optimizer="sdlm:samples=50", lr=5e-4, schedule="constant",
+                       data_dir=str(mnist_dir), compile="off")  # fmt: skip
+
+    def group(device: str) -> list:
+        configs = [replace(base, device=device, seed=s, logdir=str(tmp_path / device / f"{s}"))
+                   for s in range(3)]  # fmt: skip
+        return [o.result.run_dir for o in GroupTrainer(configs).run()]
+
+    cuda, cpu = group("cuda"), group("cpu")
+    alone = Trainer(replace(base, device="cuda", seed=1, logdir=str(tmp_path / "alone")),
+                    progress_bar=False).run().run_dir  # fmt: skip
+    for other in (cpu[1], alone):
+        got = load_checkpoint(cuda[1] / "checkpoint.pt")["model_state"]
+        want = load_checkpoint(other / "checkpoint.pt")["model_state"]
+        for k, w in want.items():
+            err = ((got[k].cpu() - w.cpu()).abs().max() / w.abs().max()).item()
+            assert err < 1e-9, (other.name, k, err)
