@@ -24,7 +24,7 @@ import time
 
 
 def measure(model: str, impl: str, runs: int, batch: int, limit: int, grouped: bool,
-            compile: str) -> dict:  # fmt: skip
+            compile: str, device: str = "cpu") -> dict:  # fmt: skip
     """In this process: train ``runs`` runs (2 passes over ``limit`` digits); the second pass's
     µs per run-update and the peak resident memory."""
     import torch
@@ -36,11 +36,11 @@ def measure(model: str, impl: str, runs: int, batch: int, limit: int, grouped: b
     with tempfile.TemporaryDirectory() as tmp:
         configs = [
             TrainConfig(model=model, impl=impl, batch_size=batch, limit=limit, epochs=2,
-                        seed=s, device="cpu", compile=compile, log_every=500,
+                        seed=s, device=device, compile=compile, log_every=500,
                         logdir=f"{tmp}/seed-{s}")
             for s in range(runs)
         ]  # fmt: skip
-        data = load_data(configs[0].resolved(), torch.device("cpu"), torch.float32)
+        data = load_data(configs[0].resolved(), torch.device(device), torch.float32)
         start = time.perf_counter()
         if grouped:
             outcomes = GroupTrainer(configs, data=data).run()
@@ -56,6 +56,7 @@ def measure(model: str, impl: str, runs: int, batch: int, limit: int, grouped: b
         "us_per_run_update": second / (updates * runs) * 1e6,
         "wall_s": wall,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if device != "cpu" else 0.0,
         "compiled": results[0]["compiled"],
     }
 
@@ -79,19 +80,20 @@ def main() -> None:
     ap.add_argument("--batched", default="lenet5-modern:256", help="MODEL:BATCH, or '' for none")
     ap.add_argument("--batched-limit", type=int, default=10240)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--child", nargs=8, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        model, impl, runs, batch, limit, grouped, compile = a.child
+        model, impl, runs, batch, limit, grouped, compile, device = a.child
         print(json.dumps(measure(model, impl, int(runs), int(batch), int(limit),
-                                 grouped == "1", compile)))  # fmt: skip
+                                 grouped == "1", compile, device)))  # fmt: skip
         return
     import torch
 
     from lecnn.device import describe_machine
 
     print(
-        f"# {a.threads} thread; {describe_machine(torch.device('cpu'))}; 2 passes, the second "
+        f"# {a.threads} thread; {describe_machine(torch.device(a.device))}; 2 passes, the second "
         "timed; µs per run-update; alone: eager and compiled (--compile on)"
     )
     cases = [(m, 1, a.limit) for m in a.models.split(",") if m]
@@ -100,18 +102,19 @@ def main() -> None:
         cases.append((model, int(batch), a.batched_limit))
     for model, batch, limit in cases:
         for impl in a.impls.split(","):
-            alone = {c: run_child([model, impl, "1", str(batch), str(limit), "0", c], a.threads)
+            alone = {c: run_child([model, impl, "1", str(batch), str(limit), "0", c, a.device], a.threads)
                      for c in ("off", "on")}  # fmt: skip
             best = min(alone.values(), key=lambda r: r["us_per_run_update"])["us_per_run_update"]
             for size in [int(s) for s in a.sizes.split(",")]:
-                group = run_child([model, impl, str(size), str(batch), str(limit), "1", "off"],
+                group = run_child([model, impl, str(size), str(batch), str(limit), "1", "off", a.device],
                                   a.threads)  # fmt: skip
                 us = group["us_per_run_update"]
                 print(
                     f"{model:13s} batch {batch:3d} {impl:8s} S={size:3d}: alone eager "
                     f"{alone['off']['us_per_run_update']:7.1f} µs, compiled "
                     f"{alone['on']['us_per_run_update']:7.1f} µs; as one group {us:7.1f} µs "
-                    f"({best / us:.2f}x the better alone); group peak {group['peak_mib']:.0f} MiB",
+                    f"({best / us:.2f}x the better alone); group peak {group['peak_mib']:.0f} MiB"
+                    f"{f', GPU {gpu:.0f} MiB' if (gpu := group['gpu_peak_mib']) else ''}",
                     flush=True,
                 )
 
