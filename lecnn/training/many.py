@@ -125,27 +125,27 @@ def train_all(
     from functools import partial
 
     todo = units(configs, given, group=group, jobs=jobs, overwrite=overwrite)
-    by_unit: dict[int, list[dict[str, Any]]] = {}
 
     def ended(outcome: Outcome, done: int, left: float) -> None:
-        unit: Unit = outcome.task
-        if outcome.error is not None:
-            runs = [
-                {"run_dir": d["logdir"], "name": Path(d["logdir"]).name, "status": "failed",
-                 "message": outcome.error} for d in unit.configs
-            ]  # fmt: skip
-        else:
-            runs = outcome.result["runs"]
-        by_unit[todo.index(unit)] = runs
-        for r in runs:
+        for r in _runs_of(outcome):
             on_run(r)
         on_unit(done, len(todo), left)
 
     work = partial(train_unit, progress_bar=progress_bar if jobs <= 1 else False)
-    _, stopped = run_all(work, todo, jobs, ended, keep_going=True)
+    outcomes, stopped = run_all(work, todo, jobs, ended, keep_going=True)
     order = {str(Path(c.logdir or "")): i for i, c in enumerate(configs)}
-    runs = sorted((r for rs in by_unit.values() for r in rs), key=lambda r: order[r["run_dir"]])
+    runs = sorted((r for o in outcomes for r in _runs_of(o)), key=lambda r: order[r["run_dir"]])
     return runs, stopped
+
+
+def _runs_of(outcome: Outcome) -> list[dict[str, Any]]:
+    """The summaries of a unit's runs; each run of a unit whose worker failed, with the reason."""
+    if outcome.error is None:
+        return outcome.result["runs"]
+    return [
+        {"run_dir": d["logdir"], "name": Path(d["logdir"]).name, "status": "failed",
+         "message": outcome.error} for d in outcome.task.configs
+    ]  # fmt: skip
 
 
 def refuse_torchrun() -> None:
