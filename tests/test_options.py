@@ -83,6 +83,32 @@ def test_sdlm_options_reach_the_optimizer_and_others_refuse_them():
         make_optimizer(TrainConfig(optimizer="sgd:mu=0.1", lr=0.01))
 
 
+def test_adam_betas_reach_the_optimizer_and_step_as_torch_adam_with_them():
+    opt = make_optimizer(TrainConfig(optimizer="adam:beta1=0.7,beta2=0.9", lr=0.01))
+    assert isinstance(opt, M.Adam) and opt.betas == (0.7, 0.9)
+    assert make_optimizer(TrainConfig(optimizer="adam", lr=0.01)).betas == (0.9, 0.999)
+    gen = torch.Generator().manual_seed(0)
+    w0 = torch.randn(5, 3, dtype=D, generator=gen)
+    grads = [torch.randn(5, 3, dtype=D, generator=gen) for _ in range(4)]
+    ours = {"w": w0.clone()}
+    theirs = w0.clone().requires_grad_()
+    ref = torch.optim.AdamW([theirs], lr=0.01, betas=(0.7, 0.9), weight_decay=0.0)
+    for g in grads:
+        opt.step(ours, {"w": g})
+        theirs.grad = g.clone()
+        ref.step()
+    assert torch.allclose(ours["w"], theirs.detach(), rtol=1e-12, atol=0)
+    # the default betas step differently: the option is not ignored
+    plain = make_optimizer(TrainConfig(optimizer="adam", lr=0.01))
+    other = {"w": w0.clone()}
+    for g in grads:
+        plain.step(other, {"w": g})
+    assert (other["w"] - ours["w"]).abs().max() > 1e-4
+    for bad in ("adam:beta1=1", "adam:beta2=-0.1"):
+        with pytest.raises(LecnnError, match="each β from 0 up to 1"):
+            make_optimizer(TrainConfig(optimizer=bad, lr=0.01))
+
+
 def test_sdlm_estimates_its_curvature_on_samples_examples_each_pass(mnist_dir, tmp_path):
     cfg = TrainConfig(
         model="lenet5:subsampling=sum", impl="manual", optimizer="sdlm:samples=37",

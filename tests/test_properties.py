@@ -67,7 +67,10 @@ def pool_layers(draw):
         return layer, (n, c, 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5)))
     k = draw(st.integers(1, 4))
     stride = draw(st.sampled_from([None, *range(1, 4)]))
-    layer = (M.AvgPool2d if kind == "avg" else M.MaxPool2d)(k, stride)
+    if kind == "avg":
+        layer = M.AvgPool2d(k, stride)
+    else:
+        layer = M.MaxPool2d(k, stride, method=draw(st.sampled_from(M.MaxPool2d.METHODS)))
     return layer, (n, c, draw(st.integers(k, 10)), draw(st.integers(k, 10)))
 
 
@@ -117,6 +120,30 @@ def test_conv_equals_its_twin_for_any_geometry(case, seed):
 @given(pool_layers(), st.integers(0, 2**16))
 def test_pooling_and_subsampling_equal_their_twins(case, seed):
     assert_layer_equals_twin(*case, seed)
+
+
+@given(
+    st.integers(1, 4), st.sampled_from([None, 1, 2, 3]), st.integers(1, 3), st.integers(1, 3),
+    st.integers(4, 11), st.integers(4, 11), st.integers(0, 2**16),
+)  # fmt: skip
+def test_maxpool_on_the_kernels_equals_the_fields_version_ties_included(
+    k, stride, n, c, h, w, seed
+):
+    """Small whole numbers make ties in most windows: both forms give the first maximum the
+    gradient (forward bit for bit; backward and curvature to rounding, which differs only where
+    overlapping windows add into one input in another order)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 3, (n, c, h, w), generator=g).to(D)
+    fields, kernel = M.MaxPool2d(k, stride, method="fields"), M.MaxPool2d(k, stride, "kernel")
+    y = fields.forward(x)
+    assert torch.equal(kernel.forward(x), y)
+    dy = torch.randn(y.shape, generator=g, dtype=D)
+    close = {"rtol": 1e-12, "atol": 1e-14}
+    torch.testing.assert_close(kernel.backward(dy), fields.backward(dy), **close)
+    d2y = dy * dy
+    torch.testing.assert_close(
+        kernel.backward_curvature(d2y), fields.backward_curvature(d2y), **close
+    )
 
 
 @given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 5), st.booleans(), st.integers(0, 99))

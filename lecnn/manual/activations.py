@@ -83,8 +83,11 @@ class ReLU(Activation):
     saved = ("active",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.active = x > 0
-        return x * self.active
+        a = torch.relu(x)
+        # [in > 0] as x's dtype, 1 or 0: sign(max(0, in)); a float mask, since arithmetic with a
+        # bool one is several times slower on the CPU (a third of a LeNet-5 update's time)
+        self.active = torch.sign(a)
+        return a
 
     def slope(self) -> torch.Tensor:
         return self.active

@@ -292,18 +292,16 @@ class Conv2d(ConvGeometry, Layer):
         return F.conv2d(self.a, self._weight(), stride=self.stride)  # Σ w a, correlated
 
     def _backward_conv(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``dw`` is the correlation of the input with ``dy`` (batch as channels, dilated by the
-        stride); ``dx`` the transposed convolution of ``dy`` with the weights — the lecture's
-        Δ_j = g'(in_j) Σ_k w_jk Δ_k for shared weights: each input collects w·dy from every output
-        whose field held it."""
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        dw = F.conv2d(self.a.transpose(0, 1), dy.transpose(0, 1), dilation=self.stride)
-        dw = dw[:, :, :kh, :kw].transpose(0, 1)  # rows past the last field's reach are cut
-        if not self.needs_input_grad:
-            return dw, None
-        (hp, wp), (hout, wout) = self.a.shape[2:], dy.shape[2:]
-        rest = (hp - (hout - 1) * sh - kh, wp - (wout - 1) * sw - kw)  # inputs no field reached
-        return dw, F.conv_transpose2d(dy, self._weight(), stride=self.stride, output_padding=rest)
+        """``dw`` is the correlation of the input with ``dy``; ``dx`` the transposed convolution
+        of ``dy`` with the weights — the lecture's Δ_j = g'(in_j) Σ_k w_jk Δ_k for shared weights:
+        each input collects w·dy from every output whose field held it. Both from one call of the
+        framework's convolution backward kernel (the one autograd calls), which shares the work
+        between the two sums; the loop and im2col versions above spell them out."""
+        dx, dw, _ = torch.ops.aten.convolution_backward(
+            dy, self.a, self._weight(), None, self.stride, (0, 0), (1, 1), False, (0, 0), 1,
+            (self.needs_input_grad, True, False),
+        )  # fmt: skip
+        return dw, dx
 
     # -- fast version: im2col -----------------------------------------------------------------
     # Receptive fields are laid out as columns, (C·kh·kw)×(N·L) with L = H′·W′ positions, so the

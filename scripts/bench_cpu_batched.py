@@ -1,0 +1,104 @@
+"""Batched CPU training at the framework's best: what each of the usual levers does to one update
+of lenet5-modern (forward, loss, backward, Adam's step) on real MNIST batches, both
+implementations, measured side by side in one run.
+
+Levers: oneDNN's kernels on or off, channels-last memory format (autograd: the network and
+its inputs; manual: the inputs), ``torch.compile`` of the whole update (its compilation timed
+apart), and the host syncs a loop would add (``.item()`` of the loss after every update).
+
+    OMP_NUM_THREADS=2 python scripts/bench_cpu_batched.py --data-dir ../shared/data/mnist
+
+Prints ms per update (median of --repeats rounds of --updates updates); keep the output in
+runs/bench/bench_cpu_batched-cpu.txt. Asserts nothing; run it with nothing else on the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+from lecnn.data import load_mnist
+from lecnn.data.derived import standardize
+from lecnn.device import describe_machine
+from lecnn.models import get_spec
+from lecnn.training.compiled import CompiledUpdate, onednn
+from lecnn.training.config import TrainConfig, make_optimizer
+from lecnn.training.engine import Engine, make_engine
+
+
+def engine_for(impl: str, channels_last: bool) -> tuple[Engine, object]:
+    cfg = TrainConfig(model="lenet5-modern", impl=impl, optimizer="adam", lr=1e-3).resolved()
+    engine = make_engine(get_spec("lenet5-modern"), impl, seed=0, device=torch.device("cpu"))
+    if channels_last and impl == "autograd":  # the same Parameters, their storage reordered
+        engine.net.to(memory_format=torch.channels_last)
+    return engine, make_optimizer(cfg)
+
+
+def timed(step, batches, updates: int, repeats: int) -> list[float]:
+    """ms per update of each round (the first round untimed: warm-up)."""
+    out = []
+    for r in range(repeats + 1):
+        start = time.perf_counter()
+        for i in range(updates):
+            step(*batches[i % len(batches)])
+        if r:
+            out.append(1e3 * (time.perf_counter() - start) / updates)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=os.environ.get("LECNN_DATA"))
+    ap.add_argument("--batch-sizes", default="256,512")
+    ap.add_argument("--updates", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--impls", default="autograd,manual")
+    args = ap.parse_args()
+    print(f"# {describe_machine(torch.device('cpu'))}; threads {torch.get_num_threads()}; "
+          f"ms per update, median of {args.repeats} rounds of {args.updates}", flush=True)  # fmt: skip
+    digits = load_mnist(args.data_dir)
+    x, y = standardize(digits.train_images), digits.train_labels
+    print(f"{'impl':9s} {'batch':>5s} {'variant':28s} {'ms/update':>9s} {'× plain':>7s}")
+    for bs in map(int, args.batch_sizes.split(",")):
+        for impl in args.impls.split(","):
+            plain = None
+            for variant in ("plain", "oneDNN off", "channels-last", "item() each update",
+                            "torch.compile"):  # fmt: skip
+                last = variant == "channels-last"
+                batches = [(x[i * bs:(i + 1) * bs].contiguous(
+                    memory_format=torch.channels_last if last else torch.contiguous_format),
+                    y[i * bs:(i + 1) * bs]) for i in range(8)]  # fmt: skip
+                engine, opt = engine_for(impl, last)
+                params = engine.params()
+                extra = ""
+                if variant == "torch.compile":
+                    update = CompiledUpdate(engine, opt, 1)
+
+                    def step(xb, yb, update=update):
+                        update(xb[None], yb[None], [1e-3])
+
+                    start = time.perf_counter()
+                    step(*batches[0])
+                    step(*batches[1])  # the first call runs eagerly; the second compiles
+                    extra = f"  (compiling {time.perf_counter() - start:.1f} s)"
+                else:
+
+                    def step(xb, yb, engine=engine, opt=opt, params=params, v=variant):
+                        loss, _ = engine.train_step(xb, yb)
+                        opt.step(params, engine.grads())
+                        if v == "item() each update":
+                            float(loss)
+
+                with onednn(variant != "oneDNN off"):
+                    ms = statistics.median(timed(step, batches, args.updates, args.repeats))
+                plain = plain or ms
+                print(f"{impl:9s} {bs:5d} {variant:28s} {ms:9.2f} {ms / plain:7.2f}{extra}",
+                      flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
