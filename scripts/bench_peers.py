@@ -9,26 +9,30 @@ Peers (written here, plain PyTorch, data already in memory, no DataLoader):
 
     python scripts/bench_peers.py --data-dir ../shared/data/mnist      # keep the output in
                                                                        # runs/bench/bench_peers-cpu.txt
-    python scripts/bench_peers.py --seeds 3 --lecnn "recipe=fast" --lecnn "recipe=fast,impl=manual"
+    python scripts/bench_peers.py --seeds 3 --lecnn "--recipe fast" --lecnn "--recipe fast --impl manual"
 
-Each ``--lecnn`` is a set of ``lecnn train`` settings (TrainConfig fields, ``name=value`` joined by
-``,``; ``;`` inside a value stands for ``,``). Time them with nothing else running.
+Each ``--lecnn`` is a ``lecnn train`` command line's flags, read by its own parser. Time them with
+nothing else running.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
+import shlex
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lecnn.cli.train import config_from_flags
 from lecnn.data import load_mnist
 from lecnn.data.derived import standardize
 from lecnn.device import describe_machine, select_device
@@ -95,27 +99,11 @@ def run_peer(name: str, seed: int, train, test, device) -> tuple[float, float]:
     return seconds, correct / len(test[1])
 
 
-def settings(text: str) -> dict:
-    """``recipe=fast,impl=manual`` → TrainConfig keyword arguments (numbers read as numbers)."""
-    out = {}
-    for part in text.split(","):
-        key, _, value = part.partition("=")
-        value = value.replace(";", ",")
-        for kind in (int, float):
-            try:
-                value = kind(value)
-                break
-            except ValueError:
-                pass
-        out[key.strip().replace("-", "_")] = value
-    return out
-
-
-def run_lecnn(text: str, seed: int, data, device) -> tuple[float, float]:
-    """(training seconds, final test accuracy) of one lecnn run with these settings."""
+def run_lecnn(flags: str, seed: int, data, device) -> tuple[float, float]:
+    """(training seconds, final test accuracy) of one ``lecnn train`` run with these flags."""
     with tempfile.TemporaryDirectory() as tmp:
-        kw = settings(text)
-        cfg = TrainConfig(seed=seed, device=str(device), logdir=tmp, **kw)
+        given = config_from_flags(shlex.split(flags))
+        cfg = replace(given, seed=seed, device=str(device), logdir=tmp)
         cfg.eval_every = cfg.resolved().epochs  # test once, at the end, like the peers
         with contextlib.redirect_stdout(io.StringIO()):
             result = Trainer(cfg, data=data, progress_bar=False).run()
@@ -128,11 +116,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--peers", default=",".join(PEERS))
-    ap.add_argument("--lecnn", action="append", help="lecnn settings to time (default recipe=fast)")
+    ap.add_argument(
+        "--lecnn", action="append", help="lecnn train flags to time (default --recipe fast)"
+    )
     args = ap.parse_args()
     device = select_device(args.device)
-    contenders = [f"lecnn {t}" for t in (args.lecnn or ["recipe=fast"])]
-    contenders += [p for p in args.peers.split(",") if p]
     print(f"# {describe_machine(device)}; threads {torch.get_num_threads()}; {args.seeds} seeds, "
           "alternated; training seconds exclude data loading and testing", flush=True)  # fmt: skip
     digits = load_mnist(args.data_dir)
@@ -140,18 +128,24 @@ def main() -> None:
     test = (standardize(digits.test_images).to(device), digits.test_labels.to(device))
     data = load_data(TrainConfig(model="lenet5-modern", data_dir=args.data_dir), device,
                      torch.float32)  # fmt: skip
+    contenders = {  # name → one run for a seed: (training seconds, test accuracy)
+        **{
+            f"lecnn {flags}": functools.partial(run_lecnn, flags, data=data, device=device)
+            for flags in args.lecnn or ["--recipe fast"]
+        },
+        **{
+            p: functools.partial(run_peer, p, train=train, test=test, device=device)
+            for p in args.peers.split(",")
+            if p
+        },
+    }
     if device.type == "cuda":  # CUDA's start and cuDNN's search belong to no contender
-        for c in contenders:
-            run_lecnn(c[6:], 0, data, device) if c.startswith("lecnn ") else run_peer(
-                c, 0, train, test, device
-            )
+        for one in contenders.values():
+            one(0)
     rows: dict[str, list[tuple[float, float]]] = {c: [] for c in contenders}
     for seed in range(args.seeds):
-        for c in contenders:
-            if c.startswith("lecnn "):
-                r = run_lecnn(c[6:], seed, data, device)
-            else:
-                r = run_peer(c, seed, train, test, device)
+        for c, one in contenders.items():
+            r = one(seed)
             rows[c].append(r)
             print(f"seed {seed} {c}: {r[0]:.2f} s, {r[1]:.2%}", flush=True)
     print(f"\n{'contender':44s} {'mean s':>7s} {'median s':>8s} {'mean acc':>8s} {'worst':>7s}")

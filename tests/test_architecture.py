@@ -60,7 +60,7 @@ def test_layers_register_themselves_and_have_twins():
 
 
 def test_every_parity_case_has_a_curvature_pass_and_counts():
-    """Each layer's own curvature pass runs, keeps the input's shape and stays ≥ 0, and each
+    """Each layer keeps from its forward exactly what ``saved`` declares; its own curvature pass runs, keeps the input's shape and stays ≥ 0, and each
     layer counts itself (so a new layer with a parity case is checked here too)."""
     import torch
 
@@ -70,9 +70,10 @@ def test_every_parity_case_has_a_curvature_pass_and_counts():
     for case in parity.layer_cases():
         layer, _ = parity.build_pair(case, "cpu", torch.float64)
         x = torch.randn(case.shape, dtype=torch.float64)
+        before = set(vars(layer))
         y = layer.forward(x)
-        for name in layer.saved:
-            assert hasattr(layer, name), (case.name, name)
+        kept = set(vars(layer)) - before  # what forward kept is what saved declares
+        assert kept == set(layer.saved), (case.name, kept, layer.saved)
         d2x = layer.backward_curvature(torch.rand_like(y))
         assert d2x.shape == x.shape and (d2x >= 0).all(), case.name
         assert set(layer.hess) == set(layer.params), case.name

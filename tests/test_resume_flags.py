@@ -76,3 +76,18 @@ def test_resume_with_seed_0_given_is_refused_on_the_command_line(mnist_dir, tmp_
     assert main(["train", "--resume", str(tmp_path / "run"), "--seed", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--seed 0" in err[0] and "--seed 3" in err[0], err
+
+
+def test_flags_written_as_a_command_line_build_the_config_lecnn_train_builds():
+    """Benchmarks time lecnn runs written as ``lecnn train`` flags: the same parser reads them,
+    a recipe brings its model, and a flag it does not know exits 2 in one line."""
+    from lecnn.cli.train import config_from_flags
+    from lecnn.training.config import RECIPES
+
+    cfg = config_from_flags(["--recipe", "fast", "--impl", "manual", "--lr", "3e-3"])
+    assert (cfg.model, cfg.impl, cfg.lr) == (RECIPES["fast"]["model"], "manual", 3e-3)
+    assert cfg.epochs is None  # left out: the recipe's, resolved later
+    assert config_from_flags(["--model", "lenet5", "--recipe", "fast"]).model == "lenet5"
+    with pytest.raises(SystemExit) as stop:
+        config_from_flags(["--epochs", "zero"])
+    assert stop.value.code == 2

@@ -207,6 +207,22 @@ def layer_cases() -> list[LayerCase]:
             _ties,
             ["kink"],
         ),
+        C(
+            "MaxPool2d/fields,3,stride2,ties",
+            lambda: MaxPool2d(3, 2, method="fields"),
+            lambda m: tnn.MaxPool2d(3, 2),
+            (2, 2, 7, 9),
+            _ties,
+            ["kink"],
+        ),
+        C(
+            "MaxPool2d/fields,ties",
+            lambda: MaxPool2d(2, method="fields"),
+            lambda m: tnn.MaxPool2d(2),
+            (2, 3, 6, 6),
+            _ties,
+            ["kink"],
+        ),
         C("Flatten", Flatten, lambda m: tnn.Flatten(), (2, 3, 4, 5)),
         C(
             "RBFOutput",

@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields
 
 from lecnn.cli import many
-from lecnn.cli.common import add_config_flags
+from lecnn.cli.common import Parser, add_config_flags
 from lecnn.device import describe_device
 from lecnn.models import count
 from lecnn.training.config import RECIPES, TrainConfig
@@ -38,13 +38,28 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def given_settings(args: argparse.Namespace) -> dict:
+    """The TrainConfig settings among ``args`` that were given (no others); a recipe brings its
+    model unless one was given."""
+    names = {f.name for f in fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in names}
+    if "model" not in given and "recipe" in given:
+        given["model"] = RECIPES[given["recipe"]]["model"]
+    return given
+
+
+def config_from_flags(argv: list[str]) -> TrainConfig:
+    """The TrainConfig that ``lecnn train`` would build from these flags (for benchmarks that
+    time lecnn runs written as command lines)."""
+    p = Parser(prog="lecnn train")
+    add_config_flags(p, given_only=True)
+    return TrainConfig(**given_settings(p.parse_args(argv)))
+
+
 def run(args: argparse.Namespace) -> int:
     from lecnn.training.loop import Trainer
 
-    names = {f.name for f in fields(TrainConfig)}
-    given = {k: v for k, v in vars(args).items() if k in names}  # the flags given, no others
-    if "model" not in given and "recipe" in given:
-        given["model"] = RECIPES[given["recipe"]]["model"]
+    given = given_settings(args)
     config = TrainConfig(**given)
     if many.wanted(args):
         return many.run_many(args, config, set(given))

@@ -65,7 +65,7 @@ class Layer:
     """
 
     kind: ClassVar[str] = ""
-    saved: ClassVar[tuple[str, ...]] = ()
+    saved: tuple[str, ...] = ()  # a class attribute; a layer whose state varies sets its own
     #: ∂²E/∂w² per parameter, summed over the batch: what ``backward_curvature`` leaves
     hess: dict[str, torch.Tensor]
 

@@ -134,7 +134,7 @@ class Conv2d(ConvGeometry, Layer):
     """
 
     kind = "conv"
-    saved = ("x_shape", "a", "used")  # and, with im2col, its columns "fields"
+    saved = ("x_shape", "a", "used", "fields")  # fields: im2col's columns, None by the others
 
     def __init__(
         self,
@@ -216,6 +216,7 @@ class Conv2d(ConvGeometry, Layer):
         self.used = self.method  # this batch's method, which its backward uses too
         if self.used == "auto":
             self.used = "conv" if x.shape[0] >= KERNELS_FROM else "unfold"
+        self.fields: torch.Tensor | None = None  # set by im2col; no stale columns held otherwise
         forward = {"loop": self._forward_loop, "unfold": self._forward_unfold}
         y = forward.get(self.used, self._forward_conv)()
         return self._add_bias(y)

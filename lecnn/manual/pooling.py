@@ -174,7 +174,6 @@ class MaxPool2d(Pool):
     """
 
     kind = "maxpool"
-    saved = ("x_shape", "out", "winner")
     METHODS = ("fields", "kernel")
 
     def __init__(
@@ -187,18 +186,15 @@ class MaxPool2d(Pool):
         if method not in self.METHODS:
             raise ValueError(f"method {method!r}: choose {', '.join(self.METHODS)}")
         self.method = method
-
-    def _tiled(self) -> bool:
-        """Whether the windows tile the map exactly (a reshape lays them out, no unfold)."""
-        _, _, h, w = self.x_shape
-        (kh, kw), (hout, wout) = self.kernel_size, self.out
-        return self.stride == self.kernel_size and h == hout * kh and w == wout * kw
+        # the kernel's backward reads the input itself; the fields form needs only its shape
+        extra = ("x",) if method == "kernel" else ("tiled",)
+        self.saved = ("x_shape", "out", "winner", *extra)
 
     def _fields(self, x: torch.Tensor) -> torch.Tensor:
         """N×C×(kh·kw)×L: each window's values, taps in row-major order."""
         n, c, h, w = x.shape
         (kh, kw), (hout, wout) = self.kernel_size, self.out
-        if self._tiled():
+        if self.tiled:
             t = x.view(n, c, hout, kh, wout, kw).permute(0, 1, 3, 5, 2, 4)
             return t.reshape(n, c, kh * kw, hout * wout)
         return F.unfold(x, self.kernel_size, stride=self.stride).view(n, c, kh * kw, -1)
@@ -210,6 +206,9 @@ class MaxPool2d(Pool):
             self.x = x
             y, self.winner = F.max_pool2d(x, self.kernel_size, self.stride, return_indices=True)
             return y
+        (kh, kw), (hout, wout) = self.kernel_size, self.out
+        # windows that tile the map exactly are laid out by a reshape, no unfold
+        self.tiled = self.stride == self.kernel_size and h == hout * kh and w == wout * kw
         y, self.winner = self._fields(x).max(dim=2)  # winner: the tap within its window
         return y.view(n, c, *self.out)
 
@@ -222,7 +221,7 @@ class MaxPool2d(Pool):
         (kh, kw), (hout, wout) = self.kernel_size, self.out
         dfields = dy.new_zeros(n, c, kh * kw, hout * wout)
         dfields.scatter_(2, self.winner.unsqueeze(2), dy.reshape(n, c, 1, -1))
-        if self._tiled():
+        if self.tiled:
             t = dfields.view(n, c, kh, kw, hout, wout).permute(0, 1, 4, 2, 5, 3)
             return t.reshape(n, c, h, w)
         return F.fold(
