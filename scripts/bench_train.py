@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import tempfile
 
 import torch
@@ -112,6 +113,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, help="passes over the first N training digits only")
     p.add_argument("--recipe", help="time this recipe instead (e.g. fast), --seeds runs each")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=1, help="timed passes per implementation")
     args = p.parse_args()
     if args.per_call:
         for kind in compiled.PER_CALL:
@@ -147,27 +149,32 @@ def main() -> None:
                 cfg = TrainConfig(model=model, data_dir=args.data_dir)
                 cache[spec_input] = load_data(cfg, device, torch.float32)
             n = min(len(cache[spec_input].train), args.limit or len(cache[spec_input].train))
-            for impl in args.impls.split(","):
-                for mode in modes:
-                    seconds, bs = timed_passes(
-                        model,
-                        impl,
-                        device,
-                        cache[spec_input],
-                        mode,
-                        args.batch_size,
-                        args.optimizer,
-                        args.limit,
-                    )
-                    per_impl[(model, impl, mode)] = s = seconds[-1]
-                    compiling = f"{seconds[0] - seconds[1]:12.1f}" if len(seconds) > 1 else ""
-                    print(f"{model:16s} {impl:9s} {mode:8s} {bs:5d} {s:8.2f} {n / s:10,.0f} "
-                          f"{1e6 * s / -(-n // bs):10.1f} {compiling}", flush=True)  # fmt: skip
+            # --repeats: the implementations alternate pass by pass, so a slow spell of the
+            # machine falls on both; the ratio is of the medians
+            for impl, mode in [(i, m) for _ in range(args.repeats)
+                               for i in args.impls.split(",") for m in modes]:  # fmt: skip
+                seconds, bs = timed_passes(
+                    model,
+                    impl,
+                    device,
+                    cache[spec_input],
+                    mode,
+                    args.batch_size,
+                    args.optimizer,
+                    args.limit,
+                )
+                per_impl.setdefault((model, impl, mode), []).append(s := seconds[-1])
+                compiling = f"{seconds[0] - seconds[1]:12.1f}" if len(seconds) > 1 else ""
+                print(f"{model:16s} {impl:9s} {mode:8s} {bs:5d} {s:8.2f} {n / s:10,.0f} "
+                      f"{1e6 * s / -(-n // bs):10.1f} {compiling}", flush=True)  # fmt: skip
         for model in args.models.split(","):
             for mode in modes:
                 if (model, "manual", mode) in per_impl and (model, "autograd", mode) in per_impl:
-                    ratio = per_impl[(model, "manual", mode)] / per_impl[(model, "autograd", mode)]
-                    print(f"{model} ({mode}): manual / autograd time per pass = {ratio:.2f}")
+                    manual = statistics.median(per_impl[(model, "manual", mode)])
+                    auto = statistics.median(per_impl[(model, "autograd", mode)])
+                    print(f"{model} ({mode}): manual / autograd time per pass = "
+                          f"{manual / auto:.2f} (medians of {args.repeats}: {manual:.2f} s / "
+                          f"{auto:.2f} s)")  # fmt: skip
         if "lenet5-modern" in args.models.split(","):
             data = cache[MODELS["lenet5-modern"].input]
             for bs in (int(b) for b in args.batch_sizes.split(",")):

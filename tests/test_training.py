@@ -277,12 +277,38 @@ def test_recipe_fills_the_defaults_flags_still_win():
 
     fast = RECIPES["fast"]
     cfg = TrainConfig(model=fast["model"], recipe="fast").resolved()
-    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.schedule, cfg.augment) == (
-        fast["epochs"], fast["batch_size"], fast["lr"], fast["schedule"], fast["augment"],
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.optimizer, cfg.schedule, cfg.augment) == (
+        fast["epochs"], fast["batch_size"], fast["lr"], fast["optimizer"], fast["schedule"],
+        fast["augment"],
     )  # fmt: skip
-    assert cfg.optimizer == get_spec(fast["model"]).defaults.optimizer  # not in the recipe
+    assert cfg.weight_decay == get_spec(fast["model"]).defaults.weight_decay  # not in the recipe
+    assert (
+        TrainConfig(model=fast["model"], recipe="fast", optimizer="sgd").resolved().optimizer
+        == "sgd"
+    )
     assert TrainConfig(model=fast["model"], recipe="fast", epochs=1).resolved().epochs == 1
     with pytest.raises(LecnnError, match="trains lenet5-modern, not lecun1989"):
         TrainConfig(model="lecun1989", recipe="fast").resolved()
     with pytest.raises(LecnnError, match="--recipe 'slow'"):
         TrainConfig(recipe="slow").resolved()
+
+
+def test_a_resolved_config_leaves_no_setting_to_a_default():
+    """resolved() gives a ResolvedConfig (the type the training code is checked against): the
+    same fields as TrainConfig, each model's defaults filled in, none left None."""
+    from dataclasses import asdict, fields
+
+    from lecnn.models import MODELS
+    from lecnn.training.config import ResolvedConfig
+
+    assert [f.name for f in fields(ResolvedConfig)] == [f.name for f in fields(TrainConfig)]
+    filled = ("epochs", "batch_size", "lr", "optimizer", "schedule", "augment", "weight_decay",
+              "order", "augment_kind")  # fmt: skip
+    for model in MODELS:
+        cfg = TrainConfig(model=model).resolved()
+        assert isinstance(cfg, ResolvedConfig), model
+        defaults = get_spec(model).defaults
+        for name in filled:
+            value = getattr(cfg, name)
+            assert value is not None and value == getattr(defaults, name), (model, name)
+        assert TrainConfig(**asdict(cfg)).resolved() == cfg  # resolving again changes nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from typing import Any
@@ -31,7 +32,7 @@ def _adam(lr: float, wd: float, beta1: float = 0.9, beta2: float = 0.999) -> M.A
 
 #: optimizer name → its construction from the rate and weight decay (``--optimizer`` choices);
 #: keyword arguments with defaults are its options (``--optimizer sdlm:mu=0.1,samples=1000``)
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[..., M.optim.Optimizer]] = {
     "sgd": lambda lr, wd: M.SGD(lr, weight_decay=wd),
     "momentum": lambda lr, wd: M.SGD(lr, momentum=0.9, weight_decay=wd),
     "adam": _adam,
@@ -41,12 +42,13 @@ OPTIMIZERS = {
 #: flags given on the command line still win. "fast": the least training time to 99% on MNIST
 #: (scripts/bench_train.py --recipe fast measures it)
 RECIPES: dict[str, dict[str, Any]] = {
-    "fast": {
+    "fast": {  # scripts/recipe_search.py's winner (runs/bench/recipe_search-cpu.txt)
         "model": "lenet5-modern",
-        "epochs": 3,
-        "batch_size": 256,
-        "lr": 6e-3,
-        "schedule": "linear",
+        "epochs": 2,
+        "batch_size": 512,
+        "lr": 1e-2,
+        "optimizer": "adam:beta1=0.7,beta2=0.9",
+        "schedule": "onecycle",
         "augment": False,
     },
 }
@@ -181,7 +183,7 @@ class TrainConfig:
         ),
     )
 
-    def resolved(self) -> TrainConfig:
+    def resolved(self) -> ResolvedConfig:
         """A copy with the model's defaults filled in, validated."""
         spec = get_spec(self.model)
         d = spec.defaults
@@ -212,9 +214,10 @@ class TrainConfig:
             if getattr(out, name) is None:
                 setattr(out, name, getattr(d, name))
         out.validate()
-        return out
+        return ResolvedConfig(**asdict(out))
 
     def validate(self) -> None:
+        """Raise ``LecnnError`` with one line naming the first setting out of range."""
         if self.impl not in ("autograd", "manual"):
             raise LecnnError(f"--impl {self.impl!r}: choose autograd or manual")
         if self.epochs is not None and self.epochs < 1:
@@ -259,6 +262,7 @@ class TrainConfig:
         return prepare(digits, self.input_form(), device, seed=self.data_seed, dtype=dtype)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field by name (what results.json and checkpoints record)."""
         return asdict(self)
 
     @classmethod
@@ -280,6 +284,22 @@ class TrainConfig:
         return cls(**values)
 
 
+@dataclass
+class ResolvedConfig(TrainConfig):
+    """A ``TrainConfig`` with the model's defaults and the recipe filled in (``resolved()``): the
+    settings a run trains with, none left to a default. Its fields are TrainConfig's."""
+
+    epochs: int = 0
+    batch_size: int = 0
+    lr: float = 0.0
+    optimizer: str = ""
+    schedule: str = ""
+    augment: bool = False
+    weight_decay: float = 0.0
+    order: str = ""
+    augment_kind: str = ""
+
+
 def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
     """The run's optimizer, with its options (``sdlm:mu=0.1``); an unknown name is refused, never
     replaced by a default."""
@@ -287,7 +307,7 @@ def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
     if name not in OPTIMIZERS:
         raise LecnnError(f"--optimizer {config.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
     make = partial(OPTIMIZERS[name], config.lr or 1.0, config.weight_decay or 0.0)
-    return call(make, config.optimizer)
+    return call(make, config.optimizer or name)
 
 
 def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
