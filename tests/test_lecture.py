@@ -67,29 +67,45 @@ def test_knn_matches_brute_force_on_real_digits(subset_dir):
 
 
 @pytest.mark.parametrize(
-    "step, extra, tag",
+    "step, extra, tag, picture",
     [
-        ("linreg", [], "linreg/loss"),
-        ("logistic", [], "logistic/accuracy"),
-        ("xor", ["--trials", "2"], "xor/final_loss_by_start"),
-        ("sgd", ["--limit", "300", "--passes", "1"], "sgd/loss_vs_examples/stochastic"),
-        ("capacity", ["--limit", "300", "--passes", "2"], "capacity/test_error"),
+        ("linreg", [], "linreg/loss", "linreg/loss_surface"),
+        ("logistic", [], "logistic/accuracy", "logistic/decision_line"),
+        ("xor", ["--trials", "2"], "xor/final_loss_by_start", "xor/final_loss_by_start"),
+        (
+            "sgd",
+            ["--limit", "300", "--passes", "1"],
+            "sgd/loss_vs_examples/stochastic",
+            "sgd/curves",
+        ),
+        ("capacity", ["--limit", "300", "--passes", "2"], "capacity/test_error", "capacity/curve"),
     ],
 )
-def test_each_lecture_step_runs_and_logs(step, extra, tag, mnist_dir, tmp_path, capsys):
+def test_each_lecture_step_runs_and_logs(step, extra, tag, picture, mnist_dir, tmp_path, capsys):
+    """Each step prints, logs its numbers and its picture to TensorBoard, and with --out writes
+    the same picture as a PNG (the one the documentation shows)."""
+    from PIL import Image
+
     args = [
         "lecture",
         step,
         "--logdir",
-        str(tmp_path),
+        str(tmp_path / "tb"),
         "--device",
         "cpu",
         "--data-dir",
         str(mnist_dir),
+        "--out",
+        str(tmp_path / "png"),
     ]
     assert main(args + extra) == 0
     assert capsys.readouterr().out.strip()
-    assert tag in _tags(tmp_path).Tags()["scalars"]
+    tags = _tags(tmp_path / "tb").Tags()
+    assert tag in tags["scalars"] and picture in tags["images"]
+    png = tmp_path / "png" / f"{picture.replace('/', '-')}.png"
+    assert [p.name for p in (tmp_path / "png").iterdir()] == [png.name]  # nothing else left
+    with Image.open(png) as image:
+        assert image.format == "PNG" and min(image.size) >= 300
 
 
 def test_compare_table(mnist_dir, tmp_path, capsys):

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
-from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.manual import (
     AvgPool2d,
@@ -38,6 +38,7 @@ from lecnn.manual import (
     as_function,
     as_loss_function,
 )
+from lecnn.manual.activations import LeakyReLU
 from lecnn.models.tables import LENET5_C3, ZIP_H2
 
 
@@ -49,8 +50,10 @@ class Row:
     max_rel: float
 
 
-def compare(case: str, tensor: str, got: torch.Tensor, ref: torch.Tensor) -> Row:
-    """Max absolute and relative error of ``got`` against ``ref``."""
+def compare(case: str, tensor: str, got: torch.Tensor | None, ref: torch.Tensor | None) -> Row:
+    """Max absolute and relative error of ``got`` against ``ref`` (a missing one is a failure)."""
+    if got is None or ref is None:
+        raise AssertionError(f"{case}/{tensor}: {'got' if got is None else 'reference'} is missing")
     if got.shape != ref.shape:
         raise AssertionError(f"{case}/{tensor}: shape {tuple(got.shape)} != {tuple(ref.shape)}")
     diff = (got.double() - ref.double()).abs().max().item() if got.numel() else 0.0
@@ -62,7 +65,7 @@ def compare(case: str, tensor: str, got: torch.Tensor, ref: torch.Tensor) -> Row
 class LayerCase:
     name: str
     make: Callable[[], Layer]
-    twin: Callable[[Layer], tnn.Module]
+    twin: Callable[[Any], tnn.Module]  # built from the case's manual layer
     shape: tuple[int, ...]
     #: input with values on a kink (ReLU at 0, max-pool ties) for the parity test
     kink_input: Callable[[tuple[int, ...], torch.Generator], torch.Tensor] | None = None
@@ -120,7 +123,7 @@ def layer_cases() -> list[LayerCase]:
         C("ReLU", ReLU, lambda m: tnn.ReLU(), (2, 3, 5, 4), _zeros_mixed, ["kink"]),
         C(
             "LeakyReLU",
-            lambda: M.LeakyReLU(0.1),
+            lambda: LeakyReLU(0.1),
             lambda m: tnn.LeakyReLU(m.negative_slope),
             (2, 3, 5, 4),
             _zeros_mixed,
@@ -347,6 +350,7 @@ def layer_finite_difference(case: LayerCase, seed: int = 0, coords: int = 24) ->
     for name, (t, grad) in analytic.items():
         idx = torch.randperm(t.numel(), generator=g)[:coords]
         numeric = finite_difference(loss, t, idx)
+        assert grad is not None, f"{case.name}: no gradient for {name}"
         rows.append(compare(case.name, f"{name} vs FD", grad.reshape(-1)[idx].double(), numeric))
     return rows
 
@@ -357,7 +361,7 @@ def layer_gradcheck(case: LayerCase, seed: int = 0) -> bool:
     g = torch.Generator().manual_seed(seed + 3)
     x = torch.randn(case.shape, generator=g, dtype=torch.float64).requires_grad_(True)
     f = as_function(layer)
-    params = tuple(layer.params[k].clone().requires_grad_(True) for k in f.keys)
+    params = tuple(p.clone().requires_grad_(True) for p in layer.params.values())  # f's order
     return torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-8, rtol=1e-6)
 
 

@@ -48,7 +48,8 @@ def build_parser() -> Parser:
 def describe_os_error(e: OSError) -> str:
     """One line for an OSError: the path, what went wrong, what to do."""
     where = e.filename if e.filename is not None else ""
-    hint = _OS_HINTS.get(e.errno, e.strerror or type(e).__name__)
+    fallback = e.strerror or type(e).__name__
+    hint = _OS_HINTS.get(e.errno, fallback) if e.errno is not None else fallback
     return f"{where}: {hint}" if where else hint
 
 

@@ -44,11 +44,11 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     )
     print(f"{'layer':38s} {'tensor':10s} {'max abs err':>12s} {'max rel err':>12s}  result")
     failures = 0
-    rows = []
-    for case in parity.layer_cases():
-        rows += parity.layer_parity(case, device, dtype)
-    for case in parity.loss_cases():
-        rows += parity.loss_parity(case, device, dtype)
+    rows: list[parity.Row] = []
+    for layer_case in parity.layer_cases():
+        rows += parity.layer_parity(layer_case, device, dtype)
+    for loss_case in parity.loss_cases():
+        rows += parity.loss_parity(loss_case, device, dtype)
     rows += curvature_rows(dtype)  # against exact Gauss–Newton (autograd), on the CPU
     rows += optimizer_rows(device, dtype)  # against torch.optim
     for r in rows:

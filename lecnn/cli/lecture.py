@@ -37,6 +37,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--trials", type=positive_int, default=20, help="xor: random starts")
     p.add_argument("--passes", type=positive_int, help="sgd/capacity: passes over the data")
     p.add_argument("--limit", type=positive_int, help="sgd/capacity: training digits used")
+    p.add_argument(
+        "--out", metavar="DIR", type=Path, help="also write the step's picture there as a PNG"
+    )
     p.set_defaults(run=run_lecture)
 
     p = sub.add_parser(
@@ -85,22 +88,25 @@ def run_lecture(args: argparse.Namespace) -> int:
     from lecnn.lecture import capacity, linreg, logistic, sgd, xor
 
     device = select_device(args.device)
+    out = args.out
     if args.step == "linreg":
-        linreg.run(args.logdir, seed=args.seed)
+        linreg.run(args.logdir, seed=args.seed, out=out)
     elif args.step == "logistic":
-        logistic.run(args.logdir, seed=args.seed)
+        logistic.run(args.logdir, seed=args.seed, out=out)
     elif args.step == "xor":
-        xor.run(args.logdir, seed=args.seed, trials=args.trials)
+        xor.run(args.logdir, seed=args.seed, trials=args.trials, out=out)
     else:
         from lecnn.data import load_mnist, prepare
 
         data = prepare(load_mnist(args.data_dir, dataset=args.dataset), "mnist28", device)
         if args.step == "sgd":
             train = data.train.head(args.limit or 5000)
-            sgd.run(train, args.logdir, seed=args.seed, passes=args.passes or 5)
+            sgd.run(train, args.logdir, seed=args.seed, passes=args.passes or 5, out=out)
         else:
             train, test = data.train.head(args.limit or 1000), data.test.head(2000)
-            capacity.run(train, test, args.logdir, seed=args.seed, passes=args.passes or 60)
+            capacity.run(
+                train, test, args.logdir, seed=args.seed, passes=args.passes or 60, out=out
+            )
     return 0
 
 

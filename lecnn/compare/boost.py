@@ -37,7 +37,9 @@ class Boosted:
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """The class with the largest summed output of the three nets."""
-        total = sum(e.outputs(x) for e in self.engines)
+        total = self.engines[0].outputs(x)
+        for e in self.engines[1:]:
+            total = total + e.outputs(x)
         return self.engines[0].predict(total)
 
 

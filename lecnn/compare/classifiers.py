@@ -123,7 +123,7 @@ def _boosted(row: Classifier, ctx: Context) -> Measured:
 
     net1 = ctx.done[row.needs or ""]
     first = net1.trainer
-    b = boost.train_boosted(first.data, ctx.device, ctx.seed, epochs=ctx.passes.get(row.needs),
+    b = boost.train_boosted(first.data, ctx.device, ctx.seed, epochs=ctx.passes.get(row.needs or ""),
                             size=ctx.boost_size, log=ctx.log, first=first)  # fmt: skip
     pred, ms = timed_predictions(b.predict, first.data.test.x, ctx.device)
     error = float((pred != first.data.test.y).double().mean())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -58,12 +59,14 @@ def batch_indices(
         yield order[start : start + batch_size]
 
 
-class DigitsDataset(Dataset):
+class DigitsDataset(Dataset[tuple[Any, int]]):
     """A torch Dataset over one split of ``Digits`` yielding (PIL image, label), for users who want
     torchvision transforms and a DataLoader; training itself slices device tensors by
     ``pass_order``."""
 
-    def __init__(self, digits: Digits, train: bool = True, transform=None) -> None:
+    def __init__(
+        self, digits: Digits, train: bool = True, transform: Callable[[Any], Any] | None = None
+    ) -> None:
         self.images = digits.train_images if train else digits.test_images
         self.labels = digits.train_labels if train else digits.test_labels
         self.transform = transform
@@ -71,7 +74,7 @@ class DigitsDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[Any, int]:
         from PIL import Image
 
         image = Image.fromarray(self.images[i].numpy(), mode="L")

@@ -12,6 +12,7 @@ import hashlib
 import struct
 import zlib
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -80,7 +81,11 @@ def read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> tuple[np.nd
     return array, digest.hexdigest()
 
 
-def _read_up_to(f, size: int, chunk: int = 1 << 20) -> bytearray:
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_up_to(f: _Reader, size: int, chunk: int = 1 << 20) -> bytearray:
     """Up to ``size`` bytes of ``f``, a chunk at a time: what a header promises is not allocated
     before the bytes are there (a 16-byte file claiming a million images costs 1 MB, not 784)."""
     out = bytearray()

@@ -60,7 +60,8 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> torch.Tensor:
     scale = 20.0 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(
-        Image.fromarray(crop.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float64
+        Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS),
+        dtype=np.float64,
     )
     field = np.zeros((28, 28))
     top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2

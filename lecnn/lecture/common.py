@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
 from lecnn.logs.tensorboard import timestamped_run_dir
+from lecnn.training.checkpoint import write_atomically
 
 
 def run_dir(step: str, logdir: str | None) -> Path:
@@ -43,3 +45,18 @@ def pyplot():
     except ImportError:
         return None
     return plt
+
+
+def keep_figure(fig, tb: SummaryWriter, tag: str, out: Path | None) -> Path | None:
+    """Log ``fig`` to TensorBoard as the image ``tag`` and, with ``out``, write it there as a
+    PNG named after the tag (``linreg/loss_surface`` → ``linreg-loss_surface.png``), atomically.
+    Returns the PNG's path (None without ``out``); the figure is closed."""
+    path = None
+    if out is not None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        path = write_atomically(Path(out) / f"{tag.replace('/', '-')}.png",
+                                lambda f: f.write(buf.getvalue()))  # fmt: skip
+    tb.add_image(tag, figure_image(fig), 0, dataformats="HWC")
+    return path

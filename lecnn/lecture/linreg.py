@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from lecnn.lecture.common import figure_image, pyplot, writer
+from lecnn.lecture.common import keep_figure, pyplot, writer
 
 
 def house_data(
@@ -59,11 +60,16 @@ def gradient_descent(
 
 
 def standardize(v: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """``(v − mean) / std`` with the mean and std, to map a fit back."""
     mean, std = float(v.mean()), float(v.std())
     return (v - mean) / std, mean, std
 
 
-def run(logdir: str | None = None, seed: int = 0, steps: int = 500, log=print) -> dict:
+def run(
+    logdir: str | None = None, seed: int = 0, steps: int = 500, log=print, out: Path | None = None
+) -> dict:
+    """Fit the house prices both ways and compare; the loss surface with the descent path as a
+    picture (TensorBoard, and ``out`` as a PNG when given)."""
     x, y = house_data(seed=seed)
     w0, w1 = closed_form(x, y)
     # descent runs on standardized data (the raw loss surface is a narrow valley) and the
@@ -103,7 +109,7 @@ def run(logdir: str | None = None, seed: int = 0, steps: int = 500, log=print) -
         ax2.set_title("convex loss surface (log scale)")
         ax2.legend()
         fig.tight_layout()
-        tb.add_image("linreg/loss_surface", figure_image(fig), 0, dataformats="HWC")
+        keep_figure(fig, tb, "linreg/loss_surface", out)
     tb.close()
     return {
         "closed_form": (w0, w1),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from lecnn.lecture.common import writer
+from lecnn.lecture.common import keep_figure, pyplot, writer
 
 
 def separable_data(n: int = 200, seed: int = 0, dtype=torch.float64):
@@ -45,8 +47,15 @@ def autograd_rule(x: torch.Tensor, y: torch.Tensor, alpha: float, epochs: int) -
 
 
 def run(
-    logdir: str | None = None, seed: int = 0, epochs: int = 20, alpha: float = 0.5, log=print
+    logdir: str | None = None,
+    seed: int = 0,
+    epochs: int = 20,
+    alpha: float = 0.5,
+    log=print,
+    out: Path | None = None,
 ) -> dict:
+    """Train the unit by the lecture's rule and by autograd; the data with both decision lines as
+    a picture (they coincide)."""
     x, y = separable_data(seed=seed)
     tb = writer("logistic", logdir)
 
@@ -65,5 +74,25 @@ def run(
     log(
         f"max difference {float((w_rule - w_auto).abs().max()):.2e}; training accuracy {accuracy:.1%}"
     )
+    plt = pyplot()
+    if plt is not None:
+        _plot(plt, x, y, w_rule, w_auto, tb, out)
     tb.close()
     return {"lecture": w_rule, "autograd": w_auto, "accuracy": accuracy}
+
+
+def _plot(plt, x, y, w_rule, w_auto, tb, out) -> None:
+    """The two classes and each rule's decision line ``w·x = 0``."""
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for label, colour in ((0, "tab:blue"), (1, "tab:orange")):
+        pts = x[y == label]
+        ax.scatter(pts[:, 1], pts[:, 2], s=8, color=colour, label=f"y = {label}")
+    xs = torch.linspace(float(x[:, 1].min()), float(x[:, 1].max()), 2, dtype=x.dtype)
+    for w, style, name in ((w_rule, "-", "lecture's rule"), (w_auto, ":", "autograd")):
+        ax.plot(xs, -(w[0] + w[1] * xs) / w[2], style, color="black", label=name)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title("logistic unit: h = g(w·x) = 0.5 on the line")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    keep_figure(fig, tb, "logistic/decision_line", out)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from lecnn import manual as M
 from lecnn.data import Split
-from lecnn.lecture.common import writer
+from lecnn.lecture.common import keep_figure, pyplot, writer
 from lecnn.models import build
 from lecnn.models.spec import mlp_spec
 from lecnn.training.engine import encode_targets
@@ -102,7 +103,10 @@ def curve(
     return out
 
 
-def run(train: Split, logdir: str | None = None, seed: int = 0, passes: int = 5, log=print) -> dict:
+def run(train: Split, logdir: str | None = None, seed: int = 0, passes: int = 5, log=print,
+        out: Path | None = None) -> dict:  # fmt: skip
+    """Each method's loss curve from the same start, against examples seen and against seconds;
+    both as a picture (TensorBoard, and ``out`` as a PNG when given)."""
     tb = writer("sgd", logdir)
     results = {}
     for method in METHODS:
@@ -115,5 +119,19 @@ def run(train: Split, logdir: str | None = None, seed: int = 0, passes: int = 5,
         log(f"{method.name:15s} batch {method.batch_size or len(train):5d}, α {method.lr:g}"
             f"{' /(1+t/' + format(method.inverse_tau, 'g') + ')' if method.inverse_tau else '':12s}: "
             f"loss {value:.4f} after {seen:,} examples, {seconds:.1f} s")  # fmt: skip
+    plt = pyplot()
+    if plt is not None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for name, points in results.items():
+            examples, times, values = zip(*points)
+            axes[0].plot(examples, values, label=name)
+            axes[1].plot(times, values, label=name)
+        for ax, xlabel in zip(axes, ("examples seen", "training seconds")):
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("mean squared error, whole training set")
+            ax.legend()
+        fig.tight_layout()
+        keep_figure(fig, tb, "sgd/curves", out)
     tb.close()
     return results

@@ -3,16 +3,19 @@ from most starting weights — and from some it stalls in a local minimum."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from lecnn import manual as M
-from lecnn.lecture.common import writer
+from lecnn.lecture.common import keep_figure, pyplot, writer
 
 X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float64)
 Y = torch.tensor([[0], [1], [1], [0]], dtype=torch.float64)
 
 
 def logistic_net(sizes: list[int], seed: int) -> M.Sequential:
+    """(Linear, Sigmoid) pairs of these sizes, e.g. [2, 2, 1], weights drawn from ``seed``."""
     g = torch.Generator().manual_seed(seed)
     layers: list[M.Layer] = []
     for a, b in zip(sizes, sizes[1:]):
@@ -28,8 +31,15 @@ def fit(sizes: list[int], seed: int, alpha: float = 2.0, epochs: int = 2000) -> 
 
 
 def run(
-    logdir: str | None = None, seed: int = 0, trials: int = 20, epochs: int = 2000, log=print
+    logdir: str | None = None,
+    seed: int = 0,
+    trials: int = 20,
+    epochs: int = 2000,
+    log=print,
+    out: Path | None = None,
 ) -> dict:
+    """One unit, then ``trials`` random starts of the 2-2-1 net; each start's final loss as a
+    picture (solved starts near 0, stalled ones at a local minimum's loss)."""
     single_loss, single_ok = fit([2, 1], seed, epochs=epochs)
     log(
         f"one logistic unit: loss {single_loss:.3f}, solves XOR: {single_ok} (no line separates it)"
@@ -41,6 +51,19 @@ def run(
         outcomes.append((loss, ok))
         tb.add_scalar("xor/final_loss_by_start", loss, t)
     tb.add_histogram("xor/final_loss", torch.tensor([o[0] for o in outcomes]), 0)
+    plt = pyplot()
+    if plt is not None:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        colours = ["tab:green" if ok else "tab:red" for _, ok in outcomes]
+        ax.bar(range(trials), [loss for loss, _ in outcomes], color=colours)
+        ax.axhline(single_loss, color="grey", ls="--", label=f"one unit ({single_loss:.2f})")
+        ax.set_xlabel("random start")
+        ax.set_yscale("log")  # solved starts end near 0, stalled ones near 0.5
+        ax.set_ylabel("final summed squared error (log scale)")
+        ax.set_title("XOR, 2-2-1 net: green solved, red stalled in a local minimum")
+        ax.legend()
+        fig.tight_layout()
+        keep_figure(fig, tb, "xor/final_loss_by_start", out)
     solved = sum(ok for _, ok in outcomes)
     log(f"2-2-1 network, {trials} random starts, {epochs} passes each (α = 2): "
         f"{solved} reached a global minimum (all four right), {trials - solved} stalled in a "

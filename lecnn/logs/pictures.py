@@ -52,16 +52,16 @@ def labelled_grid(
     n = len(images)
     if n == 0:
         return np.full((16, 16, 3), 255, dtype=np.uint8)
-    h, w = images.shape[-2] * zoom, images.shape[-1] * zoom
+    h, w = int(images.shape[-2] * zoom), int(images.shape[-1] * zoom)
     font = _font(14)
     lines = max(c.count("\n") + 1 for c in captions)
-    cap = lines * (font.getbbox("0g")[3] + 2) + 2
+    cap = int(lines * (font.getbbox("0g")[3] + 2) + 2)
     rows = (n + columns - 1) // columns
     gap = 10
     canvas = Image.new("RGB", (columns * (w + gap), rows * (h + cap + gap)), "white")
     draw = ImageDraw.Draw(canvas)
     for i, (img, text) in enumerate(zip(images, captions)):
-        tile = Image.fromarray(255 - _to_uint8(img[0])).resize((w, h), Image.NEAREST)
+        tile = Image.fromarray(255 - _to_uint8(img[0])).resize((w, h), Image.Resampling.NEAREST)
         x0, y0 = (i % columns) * (w + gap), (i // columns) * (h + cap + gap)
         canvas.paste(tile, (x0 + gap // 2, y0 + gap // 2))
         draw.multiline_text(

@@ -148,10 +148,17 @@ class RunLogger:
         """Start the HParams session: ``hparams`` (``shown`` first, visible by default) and the
         ``metrics`` read from the curves, {display name: (sub-run, tag)}."""
         for summary in hparams_summaries(hparams, shown, metrics):
-            self.writer.file_writer.add_summary(summary)
+            self._file_writer().add_summary(summary)
 
     def end_session(self, status: str) -> None:
-        self.writer.file_writer.add_summary(session_end_summary(status))
+        """Close the HParams session with the run's ``status`` (finished, interrupted, ...)."""
+        self._file_writer().add_summary(session_end_summary(status))
+
+    def _file_writer(self) -> Any:
+        """The writer's event file (SummaryWriter opens it when it is made)."""
+        writer = self.writer.file_writer
+        assert writer is not None
+        return writer
 
     def _open(self) -> list[SummaryWriter]:
         return [w for w in (self._writer, *self._splits.values()) if w is not None]

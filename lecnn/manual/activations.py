@@ -20,9 +20,11 @@ class Activation(Layer):
     """
 
     def slope(self) -> torch.Tensor:
+        """``g'(in)`` for the last forward's input, from what forward saved."""
         raise NotImplementedError
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        """``dx = dy · g'(in)``."""
         return dy * self.slope()
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,7 +19,7 @@ def logistic_layers(network: Sequential) -> list[Linear]:
     )
     if not ok or not layers:
         raise ValueError("back_prop_learning needs a Sequential of (Linear, Sigmoid) pairs")
-    return list(layers[::2])
+    return [lin for lin in layers[::2] if isinstance(lin, Linear)]
 
 
 @torch.no_grad()

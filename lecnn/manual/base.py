@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -69,7 +69,7 @@ class Layer:
     #: ∂²E/∂w² per parameter, summed over the batch: what ``backward_curvature`` leaves
     hess: dict[str, torch.Tensor]
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "kind" in cls.__dict__ and cls.kind:  # named by the class itself, not inherited
             LAYERS[cls.kind] = cls
@@ -82,9 +82,12 @@ class Layer:
         self.needs_input_grad = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``y`` for input ``x``, keeping what ``saved`` names for the passes back."""
         raise NotImplementedError
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        """``dx = ∂L/∂x`` from ``dy = ∂L/∂y`` (None when ``needs_input_grad`` is off); fills
+        ``grads`` with ``∂L/∂w`` summed over the batch. Call after ``forward`` on the same batch."""
         raise NotImplementedError
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
@@ -109,13 +112,16 @@ class Layer:
         return self.forward(x)
 
     def zero_grad(self) -> None:
+        """Every gradient set to zeros of its parameter's shape."""
         for k, p in self.params.items():
             self.grads[k] = torch.zeros_like(p)
 
     def train(self, mode: bool = True) -> None:
         """Training or evaluation mode (only layers that differ, like Dropout, care)."""
 
-    def to(self, device=None, dtype=None) -> Layer:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Layer:
         """Move parameters, gradients and buffers (floating-point ones take ``dtype``)."""
 
         def move(t: torch.Tensor) -> torch.Tensor:
@@ -127,13 +133,16 @@ class Layer:
         self._moved(device, dtype)
         return self
 
-    def _moved(self, device, dtype) -> None:
+    def _moved(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
         """Hook for layers holding other tensors (masks, caches)."""
 
     def state_dict(self) -> dict[str, torch.Tensor]:
+        """Parameters and buffers by name, as the autograd twin's ``state_dict`` names them."""
         return {**self.params, **self.buffers}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copies of ``state``'s tensors (from either implementation), kept on this layer's
+        device and dtype."""
         for d in (self.params, self.buffers):
             for k in d:
                 d[k] = state[k].detach().to(device=d[k].device, dtype=d[k].dtype).clone()
@@ -159,15 +168,20 @@ class Sequential(Layer):
         self.layers = list(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each layer's forward, first to last."""
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        """Each layer's backward, last to first (the first layer returns dx only when this
+        network's ``needs_input_grad`` asks for it)."""
         self.layers[0].needs_input_grad = self.needs_input_grad
+        d: torch.Tensor | None = dy
         for layer in reversed(self.layers):
-            dy = layer.backward(dy)
-        return dy
+            assert d is not None, "only the first layer may skip its dx"
+            d = layer.backward(d)
+        return d
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
         """The second-derivative pass from the output back (``dy`` reaches the last layer only)."""
@@ -198,6 +212,8 @@ class Sequential(Layer):
                 yield layer
 
     def named(self, which: str) -> Iterator[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` of every layer's ``which`` dict (``params``, ``grads``, ``hess``),
+        named ``"<index>.<key>"`` as ``torch.nn.Sequential`` names them."""
         for i, layer in enumerate(self.layers):
             source = (
                 layer.named(which)
@@ -208,12 +224,15 @@ class Sequential(Layer):
                 yield f"{i}.{k}", v
 
     def named_params(self) -> dict[str, torch.Tensor]:
+        """Every parameter, by its state-dict name."""
         return dict(self.named("params"))
 
     def named_grads(self) -> dict[str, torch.Tensor]:
+        """Every gradient, by its parameter's state-dict name."""
         return dict(self.named("grads"))
 
     def zero_grad(self) -> None:
+        """Every layer's gradients set to zero."""
         for layer in self.layers:
             layer.zero_grad()
 
@@ -221,18 +240,22 @@ class Sequential(Layer):
         for layer in self.layers:
             layer.train(mode)
 
-    def to(self, device=None, dtype=None) -> Sequential:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Sequential:
         for layer in self.layers:
             layer.to(device, dtype)
         return self
 
     def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every layer's state, named ``"<index>.<key>"``."""
         out: dict[str, torch.Tensor] = {}
         for i, layer in enumerate(self.layers):
             out.update({f"{i}.{k}": v for k, v in layer.state_dict().items()})
         return out
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Each layer's share of ``state``; a missing or unexpected name raises ``KeyError``."""
         expected = set(self.state_dict())
         if set(state) != expected:
             missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -256,12 +279,16 @@ class Loss:
     sums_examples = False
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of ``pred`` against ``target``, a 0-d tensor; keeps what ``backward`` needs."""
         raise NotImplementedError
 
     def backward(self) -> torch.Tensor:
+        """``dpred = ∂Loss/∂pred`` for the last ``forward``."""
         raise NotImplementedError
 
     def curvature(self) -> torch.Tensor:
+        """``∂²Loss/∂pred²`` (its diagonal) for the last ``forward``: where the curvature pass
+        starts."""
         raise NotImplementedError(f"{type(self).__name__} has no second derivative")
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

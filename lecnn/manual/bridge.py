@@ -3,7 +3,8 @@ can verify it and manual layers can sit in autograd graphs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -20,19 +21,19 @@ def as_function(layer: Layer) -> Callable[..., torch.Tensor]:
     """
     keys = list(layer.params)
 
-    def load(params) -> None:
+    def load(params: Sequence[torch.Tensor]) -> None:
         for k, p in zip(keys, params):
             layer.params[k] = p
 
     class ManualFunction(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x, *params):
+        def forward(ctx: Any, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
             ctx.save_for_backward(x, *params)
             load(params)
             return layer.forward(x).clone()
 
         @staticmethod
-        def backward(ctx, dy):
+        def backward(ctx: Any, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
             x, *params = ctx.saved_tensors
             with torch.no_grad():
                 load(params)
@@ -44,7 +45,8 @@ def as_function(layer: Layer) -> Callable[..., torch.Tensor]:
     def apply(x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
         if not params:
             params = tuple(layer.params[k] for k in keys)
-        return ManualFunction.apply(x, *params)
+        out: torch.Tensor = ManualFunction.apply(x, *params)
+        return out
 
     apply.keys = keys  # type: ignore[attr-defined]
     return apply
@@ -55,16 +57,17 @@ def as_loss_function(loss: Loss) -> Callable[[torch.Tensor, torch.Tensor], torch
 
     class ManualLoss(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, pred, target):
+        def forward(ctx: Any, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             ctx.save_for_backward(pred, target)
             return loss.forward(pred, target).clone()
 
         @staticmethod
-        def backward(ctx, dloss):
+        def backward(ctx: Any, dloss: torch.Tensor) -> tuple[torch.Tensor, None]:
             pred, target = ctx.saved_tensors
             with torch.no_grad():
                 loss.forward(pred, target)
                 dpred = loss.backward() * dloss
             return dpred, None
 
-    return ManualLoss.apply
+    apply: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = ManualLoss.apply
+    return apply

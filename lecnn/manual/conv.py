@@ -82,6 +82,7 @@ class ConvGeometry:
         if self.bias_mode == "channel":
             return (self.out_channels,)
         if self.bias_mode == "unit":
+            assert self.input_size is not None  # checked in _setup
             return (self.out_channels, *self.output_size(self.input_size))
         return None
 
@@ -96,6 +97,7 @@ class ConvGeometry:
         if self.bias_mode == "channel":
             b = uniform((self.out_channels,), bound, generator)
         elif self.bias_mode == "unit":
+            assert self.input_size is not None  # checked in _setup
             b = torch.zeros(self.out_channels, *self.output_size(self.input_size))
         else:
             b = None
@@ -107,10 +109,11 @@ class ConvGeometry:
         return self.connection_table.sum(1) * kh * kw
 
     def output_size(self, input_size: Sequence[int]) -> tuple[int, int]:
-        return tuple(
-            conv_output_size(n, k, s, p)
-            for n, k, s, p in zip(input_size, self.kernel_size, self.stride, self.padding)
-        )
+        """(H′, W′) for an input of (H, W)."""
+        (h, w), (kh, kw), (sh, sw), (ph, pw) = (
+            input_size, self.kernel_size, self.stride, self.padding
+        )  # fmt: skip
+        return conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
 
 
 class Conv2d(ConvGeometry, Layer):
@@ -160,8 +163,8 @@ class Conv2d(ConvGeometry, Layer):
             connection_table, bias, input_size,
         )  # fmt: skip
         self.params["weight"] = torch.empty(self.mask.shape)
-        if self.bias_shape() is not None:
-            self.params["bias"] = torch.empty(self.bias_shape())
+        if (bias_shape := self.bias_shape()) is not None:
+            self.params["bias"] = torch.empty(bias_shape)
         self.reset_parameters("torch", generator)
 
     @torch.no_grad()
@@ -188,7 +191,7 @@ class Conv2d(ConvGeometry, Layer):
     # tap wins on large batches
     col2im_taps_from = 1 << 18
 
-    def _moved(self, device, dtype) -> None:
+    def _moved(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
         self.mask = self.mask.to(device=device, dtype=dtype)
 
     def _loaded(self) -> None:
@@ -326,6 +329,7 @@ class Conv2d(ConvGeometry, Layer):
     def _backward_unfold(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         n, _, hout, wout = dy.shape
         d = dy.transpose(0, 1).reshape(self.out_channels, -1)  # C_out×(N·L)
+        assert self.fields is not None  # im2col's forward kept them
         dw = (d @ self.fields.T).view_as(self.params["weight"])
         if not self.needs_input_grad:
             return dw, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -41,20 +42,24 @@ class Optimizer:
         self.steps = 0
 
     def step(self, params: Tensors, grads: Tensors) -> None:
+        """One update of ``params`` in place from ``grads``, at the rate ``lr``."""
         self.steps += 1
         self.update(params, grads, self.lr, self.steps)
 
     def update(self, params: Tensors, grads: Tensors, lr: Scalar, t: Scalar) -> None:
+        """The formula: update number ``t`` (from 1) at rate ``lr``, numbers or 0-d tensors."""
         raise NotImplementedError
 
     def start_pass(self, curvature: Callable[[], Tensors], fresh: bool) -> None:
         """Called before each pass (``fresh``) and when a run resumes mid-pass; ``curvature()``
         estimates ∂²E/∂w² on the pass's first examples, for optimizers that need it."""
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
+        """Rate, step count and per-parameter state (a checkpoint's part)."""
         return {"lr": self.lr, "steps": self.steps, "state": self.state}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The state ``state_dict`` gave, restored."""
         self.lr, self.steps = float(state["lr"]), int(state["steps"])
         self.state = {k: dict(v) for k, v in state["state"].items()}
 
@@ -120,8 +125,8 @@ class Adam(Optimizer):
         keys = list(params)
         for k in keys:
             if k not in self.state:
-                w = params[k]
-                self.state[k] = {"m": torch.zeros_like(w), "v": torch.zeros_like(w)}
+                p = params[k]
+                self.state[k] = {"m": torch.zeros_like(p), "v": torch.zeros_like(p)}
         # one fused call per formula over all tensors: with small networks the step is bound by
         # kernel launches, and the per-element arithmetic is the same as a loop over tensors
         w = [params[k] for k in keys]
@@ -131,18 +136,19 @@ class Adam(Optimizer):
         if self.weight_decay and self.decoupled:
             torch._foreach_mul_(w, 1 - lr * self.weight_decay)
         elif self.weight_decay:
-            g = torch._foreach_add(g, w, alpha=self.weight_decay)
+            g = list(torch._foreach_add(g, w, alpha=self.weight_decay))
         torch._foreach_lerp_(m, g, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, g, g, value=1 - b2)
-        denom = torch._foreach_sqrt(v)
+        denom = list(torch._foreach_sqrt(v))
         torch._foreach_div_(denom, c2_sqrt)
         torch._foreach_add_(denom, self.eps)
         if isinstance(lr, torch.Tensor):  # w += m / (denom / s), the step size s as a tensor
             torch._foreach_div_(denom, -lr / c1)
             torch._foreach_addcdiv_(w, m, denom)
         else:
-            torch._foreach_addcdiv_(w, m, denom, value=-lr / c1)
+            # c1 is a tensor only in a compiled update, where lr is one too (the branch above)
+            torch._foreach_addcdiv_(w, m, denom, value=-lr / c1)  # type: ignore[arg-type]
 
 
 class SDLM(Optimizer):
@@ -159,6 +165,7 @@ class SDLM(Optimizer):
         self.samples = int(samples)
 
     def set_hessian(self, hessian: Tensors) -> None:
+        """Take ``h_kk`` per parameter (``∂²E/∂w²`` estimates) and the steps ``1/(μ + h_kk)``."""
         fresh = {k: {"h": h.clone(), "scale": 1.0 / (self.mu + h)} for k, h in hessian.items()}
         if self.state.keys() == fresh.keys():
             # in place: a compiled or captured update keeps reading the same tensors
@@ -184,7 +191,7 @@ class SDLM(Optimizer):
         w, g = [params[k] for k in keys], [grads[k] for k in keys]
         scale = [self.state[k]["scale"] for k in keys]
         if isinstance(lr, torch.Tensor):
-            add_scaled_(w, torch._foreach_mul(g, scale), -lr)
+            add_scaled_(w, list(torch._foreach_mul(g, scale)), -lr)
         else:
             torch._foreach_addcmul_(w, g, scale, value=-lr)
 
@@ -324,7 +331,7 @@ class Warmup:
     """``inner`` after a linear warm-up: updates 0 … w−1 get ``lr·(t+1)/w``, then update t gets
     ``inner(t − w)`` (the inner schedule spans the updates after the warm-up)."""
 
-    def __init__(self, inner, lr: float, steps: int) -> None:
+    def __init__(self, inner: Callable[[int, int], float], lr: float, steps: int) -> None:
         self.inner, self.lr, self.steps = inner, float(lr), max(int(steps), 1)
 
     def __call__(self, epoch: int, step: int) -> float:

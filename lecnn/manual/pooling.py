@@ -11,14 +11,16 @@ from lecnn.manual.base import Counts, Layer
 from lecnn.manual.conv import pair
 
 
-def _pool_geometry(x_shape, kernel, stride):
+def _pool_geometry(
+    x_shape: Sequence[int], kernel: tuple[int, int], stride: tuple[int, int]
+) -> tuple[int, int]:
     (kh, kw), (sh, sw) = kernel, stride
     hout = (x_shape[2] - kh) // sh + 1
     wout = (x_shape[3] - kw) // sw + 1
     return hout, wout
 
 
-def _tap(k: int, l: int, stride, out) -> tuple[slice, slice]:
+def _tap(k: int, l: int, stride: tuple[int, int], out: tuple[int, int]) -> tuple[slice, slice]:
     """The input positions that kernel tap (k, l) reads for every output position."""
     (sh, sw), (hout, wout) = stride, out
     return slice(k, k + sh * (hout - 1) + 1, sh), slice(l, l + sw * (wout - 1) + 1, sw)
@@ -59,7 +61,8 @@ class AvgPool2d(Pool):
         y = x.new_zeros(*x.shape[:2], *self.out)
         for k in range(kh):
             for l in range(kw):
-                y += x[(..., *_tap(k, l, self.stride, self.out))]
+                rows, cols = _tap(k, l, self.stride, self.out)
+                y += x[..., rows, cols]
         return y / (kh * kw)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
@@ -68,7 +71,8 @@ class AvgPool2d(Pool):
         share = dy / (kh * kw)
         for k in range(kh):
             for l in range(kw):
-                dx[(..., *_tap(k, l, self.stride, self.out))] += share
+                rows, cols = _tap(k, l, self.stride, self.out)
+                dx[..., rows, cols] += share
         return dx
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
@@ -214,9 +218,10 @@ class MaxPool2d(Pool):
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         if self.method == "kernel":
-            return torch.ops.aten.max_pool2d_with_indices_backward(
+            dx: torch.Tensor = torch.ops.aten.max_pool2d_with_indices_backward(
                 dy, self.x, self.kernel_size, self.stride, (0, 0), (1, 1), False, self.winner
             )
+            return dx
         n, c, h, w = self.x_shape
         (kh, kw), (hout, wout) = self.kernel_size, self.out
         dfields = dy.new_zeros(n, c, kh * kw, hout * wout)

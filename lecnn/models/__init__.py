@@ -1,6 +1,7 @@
 """LeNet-style networks defined once, built as hand-written layers or as torch.nn modules."""
 
-from lecnn.models.build import IMPLS, Counts, build, build_loss, count, get_spec
+from lecnn.manual import Counts
+from lecnn.models.build import IMPLS, build, build_loss, count, get_spec
 from lecnn.models.spec import MODELS, ModelSpec, TrainDefaults
 from lecnn.models.tables import LENET5_C3, ZIP_H2, rbf_prototypes
 

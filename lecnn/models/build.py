@@ -5,6 +5,7 @@ autograd one loads its state dict, so both start from the same weights for the s
 from __future__ import annotations
 
 from functools import partial
+from typing import Literal, overload
 
 import torch
 
@@ -30,7 +31,8 @@ def get_spec(name: str | ModelSpec) -> ModelSpec:
         return name
     base, options = split(name)
     if options and base in WITH_OPTIONS:
-        return call(partial(WITH_OPTIONS[base], name=canonical(name)), name)
+        spec: ModelSpec = call(partial(WITH_OPTIONS[base], name=canonical(name)), name)
+        return spec
     if options:
         takes = ", ".join(WITH_OPTIONS)
         raise LecnnError(f"model {base!r} takes no options (models with options: {takes})")
@@ -49,7 +51,8 @@ def make_layer(layer: L, generator: torch.Generator | None) -> M.Layer:
     cls = MANUAL[layer.kind]
     if cls.reset_parameters is M.Layer.reset_parameters:  # nothing to initialise
         return cls(**layer.kwargs)
-    return cls(**layer.kwargs, generator=generator)
+    # a layer with parameters takes generator= in its constructor (lecnn.manual.Layer says so)
+    return cls(**layer.kwargs, generator=generator)  # type: ignore[call-arg]
 
 
 def build_manual(spec: ModelSpec, generator: torch.Generator | None = None) -> M.Sequential:
@@ -69,6 +72,36 @@ def build_autograd(spec: ModelSpec) -> torch.nn.Sequential:
         return torch.nn.Sequential(*(AUTOGRAD[layer.kind](**layer.kwargs) for layer in spec.layers))
 
 
+@overload
+def build(
+    name: str | ModelSpec,
+    impl: Literal["manual"],
+    *,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> M.Sequential: ...
+@overload
+def build(
+    name: str | ModelSpec,
+    impl: Literal["autograd"] = "autograd",
+    *,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.nn.Sequential: ...
+@overload
+def build(
+    name: str | ModelSpec,
+    impl: str,
+    *,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> M.Sequential | torch.nn.Sequential: ...
 def build(
     name: str | ModelSpec,
     impl: str = "autograd",
@@ -94,7 +127,13 @@ def build(
     return twin.to(device=device, dtype=dtype)
 
 
-def build_loss(spec: ModelSpec, impl: str):
+@overload
+def build_loss(spec: ModelSpec, impl: Literal["manual"]) -> M.Loss: ...
+@overload
+def build_loss(spec: ModelSpec, impl: Literal["autograd"]) -> torch.nn.Module: ...
+@overload
+def build_loss(spec: ModelSpec, impl: str) -> M.Loss | torch.nn.Module: ...
+def build_loss(spec: ModelSpec, impl: str) -> M.Loss | torch.nn.Module:
     """The spec's loss, manual (``forward``/``backward``) or autograd (a callable)."""
     return make_loss(spec.loss, impl)
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
 import torch
 
 from lecnn import manual as M
 from lecnn import nn as lnn
+
+#: a loss value: a tensor, or a number
+Total = TypeVar("Total", torch.Tensor, float)
 
 #: spec loss name → (the manual loss, its autograd twin)
 LOSSES: dict[str, tuple[Callable[[], M.Loss], Callable[[], torch.nn.Module]]] = {
@@ -33,7 +37,7 @@ def sums_examples(name: str) -> bool:
     return LOSSES[name][0]().sums_examples
 
 
-def loss_total(name: str, loss, n: int):
+def loss_total(name: str, loss: Total, n: int) -> Total:
     """The loss ``name`` summed over the ``n`` examples it was computed on (a tensor or a
     number): ``loss`` itself for a summed loss, ``n`` times it for an averaged one."""
     return loss if sums_examples(name) else loss * n

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lecnn.errors import LecnnError
-from lecnn.models.losses import loss_total, sums_examples
+from lecnn.models.losses import Total, loss_total, sums_examples
 from lecnn.models.tables import (
     LENET1_C3,
     LENET4_C3,
@@ -69,7 +69,7 @@ class ModelSpec:
         """Whether the loss adds its examples up (LeNet-1 and LeNet-4's) instead of averaging them."""
         return sums_examples(self.loss)
 
-    def loss_total(self, loss, n: int):
+    def loss_total(self, loss: Total, n: int) -> Total:
         """The loss summed over the ``n`` examples it was computed on (``losses.loss_total``)."""
         return loss_total(self.loss, loss, n)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 # LeCun et al. 1998, Table I: which S2 maps (inputs) feed each C3 map. Six maps see 3 contiguous
@@ -26,7 +28,7 @@ _C3_INPUTS = [
 ]
 
 
-def _table(inputs: list[tuple[int, ...]], n_in: int) -> torch.Tensor:
+def _table(inputs: Sequence[Sequence[int]], n_in: int) -> torch.Tensor:
     table = torch.zeros(len(inputs), n_in, dtype=torch.bool)
     for o, ins in enumerate(inputs):
         table[o, list(ins)] = True

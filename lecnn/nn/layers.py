@@ -85,7 +85,7 @@ class Conv2d(ConvGeometry, Twin):
         ph, pw = self.padding
         if self.pad_value != 0.0 and (ph or pw):
             x = F.pad(x, (pw, pw, ph, ph), value=self.pad_value)
-            padding = 0
+            padding: int | tuple[int, int] = 0
         else:
             padding = self.padding
         channel_bias = self.bias if self.bias_mode == "channel" else None
@@ -137,6 +137,8 @@ class RBFOutput(Twin):
     def __init__(self, prototypes: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("weight", prototypes.clone().float())
+
+    weight: torch.Tensor  # the prototypes, a buffer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ((x.unsqueeze(1) - self.weight.unsqueeze(0)) ** 2).sum(2)

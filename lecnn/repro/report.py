@@ -21,7 +21,7 @@ PAPERS = {
 
 
 #: what a summary must hold for the report to use it (lecnn.repro.run writes all of it)
-REQUIRED = {"paper": str, "variant": str, "impl": str, "seed": int, "status": str,
+REQUIRED: dict[str, type | tuple[type, ...]] = {"paper": str, "variant": str, "impl": str, "seed": int, "status": str,
             "machine": str, "command": str, "wall_seconds": (int, float), "shortened": bool,
             "curve": list}  # fmt: skip
 NUMBERS = ("test_error", "train_error")

@@ -116,7 +116,11 @@ def paper_distortions(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-AUGMENTATIONS = {"paper": paper_distortions, "affine": random_affine, "shift1": random_shift}
+AUGMENTATIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "paper": paper_distortions,
+    "affine": random_affine,
+    "shift1": random_shift,
+}
 
 
 #: the paper's fixed pool of distorted copies (``lecnn.training.pool``): drawn per pass, not

@@ -41,7 +41,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Have ``write`` fill a temp file in ``path``'s folder, then rename it to ``path`` and sync the
     folder, so a crash mid-write leaves the previous file intact. The file gets the mode a plain
     ``open`` would give it (0644 under the usual umask). A full disk is a LecnnError that says
@@ -116,7 +116,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location="cpu") -> dict[st
 #: what a run's checkpoint holds, by kind (lecnn.training.state writes it)
 PAYLOAD = {"config": dict, "model_state": dict, "optimizer_state": dict,
            "generator_state": torch.Tensor, "progress": dict, "history": list}  # fmt: skip
-PROGRESS = {"epoch": int, "batch": int, "step": int, "loss_sum": (int, float), "correct": int,
+PROGRESS: dict[str, type | tuple[type, ...]] = {"epoch": int, "batch": int, "step": int, "loss_sum": (int, float), "correct": int,
             "seen": int, "train_seconds": (int, float)}  # fmt: skip
 
 
@@ -131,9 +131,11 @@ def _payload_problem(payload: dict[str, Any]) -> str | None:
     if not isinstance(payload["optimizer_state"].get("state"), dict):
         return "no valid optimizer state"
     progress = payload["progress"]
-    for key, kind in PROGRESS.items():
+    for key, number in PROGRESS.items():
         value = progress.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, (int, float)) or not isinstance(value, number):
+            return f"no valid progress {key!r}"
+        if isinstance(value, bool) or value < 0:
             return f"no valid progress {key!r}"
     order = progress.get("order", "missing")
     if order is not None and not isinstance(order, torch.Tensor):

@@ -114,7 +114,8 @@ def onednn(enabled: bool) -> Iterator[None]:
     """oneDNN's kernels on or off for the length of the block, then as they were (torch's own
     ``mkldnn.flags()`` context would also reset the TF32 setting)."""
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = enabled
+    # torch's stubs type the flag as its descriptor; assigning a bool is how torch sets it
+    torch.backends.mkldnn.enabled = enabled  # type: ignore[assignment]
     try:
         yield
     finally:

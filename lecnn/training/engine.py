@@ -49,9 +49,11 @@ class Engine:
             layer.generator = generator
 
     def params(self) -> dict[str, torch.Tensor]:
+        """The parameters by state-dict name (the tensors the optimizer updates in place)."""
         raise NotImplementedError
 
     def grads(self) -> dict[str, torch.Tensor]:
+        """The last update's gradients, by the same names."""
         raise NotImplementedError
 
     def train_step(
@@ -79,12 +81,15 @@ class Engine:
         raise NotImplementedError
 
     def predict(self, out: torch.Tensor) -> torch.Tensor:
+        """The predicted class per example: the largest output, or the smallest penalty (RBF)."""
         return out.argmin(1) if self.spec.predict_min else out.argmax(1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
+        """A copy of the network's state; it loads into either implementation."""
         return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a state from either implementation."""
         self.net.load_state_dict(state)
 
     def train(self, mode: bool = True) -> None:
@@ -242,8 +247,12 @@ def make_engine(
 ) -> Engine:
     """The network ``spec`` for ``impl``, initialised from ``seed``, its dropout masks drawn
     from ``dropout`` (the run's generator)."""
-    net = build(spec, impl, seed=seed, device=device, dtype=dtype)
-    loss = build_loss(spec, impl)
-    engine: Engine = (ManualEngine if impl == "manual" else AutogradEngine)(spec, net, loss)
+    engine: Engine
+    if impl == "manual":
+        net = build(spec, "manual", seed=seed, device=device, dtype=dtype)
+        engine = ManualEngine(spec, net, build_loss(spec, "manual"))
+    else:
+        twin = build(spec, "autograd", seed=seed, device=device, dtype=dtype)
+        engine = AutogradEngine(spec, twin, build_loss(spec, "autograd"))
     engine.use_generator(dropout)
     return engine

@@ -49,13 +49,16 @@ class GroupStep:
         self._shapes: dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]] = {}
 
     def _manual(self, params: Tensors, x: torch.Tensor, t: torch.Tensor, masks: list):
-        assert isinstance(self.net, M.Sequential)
+        assert isinstance(self.net, M.Sequential) and isinstance(self.loss, M.Loss)
         with supplied(list(masks)):
             return M.functional_grads(self.net, self.loss, params, x, t)
 
     def _autograd(self, params: Tensors, x: torch.Tensor, t: torch.Tensor, masks: list):
+        assert isinstance(self.net, torch.nn.Module)
+        net = self.net
+
         def loss_of(p: Tensors):
-            out = torch.func.functional_call(self.net, p, (x,))
+            out = torch.func.functional_call(net, p, (x,))
             return self.loss(out, t), out.detach()
 
         with supplied(list(masks)):

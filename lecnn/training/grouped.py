@@ -21,7 +21,7 @@ import torch
 from lecnn.data import Prepared
 from lecnn.device import select_device
 from lecnn.errors import LecnnError
-from lecnn.training.config import TrainConfig
+from lecnn.training.config import ResolvedConfig, TrainConfig
 from lecnn.training.group import GroupStep, stack, unstack
 from lecnn.training.interrupt import sigint_calls
 from lecnn.training.lockstep import run_pass
@@ -55,7 +55,7 @@ class Outcome:
     skipped: bool = False  # finished before this command: nothing trained
 
 
-def check_fits(configs: Sequence[TrainConfig]) -> list[TrainConfig]:
+def check_fits(configs: Sequence[TrainConfig]) -> list[ResolvedConfig]:
     """The configs resolved, checked to fit one group: a setting of ``SHARED`` that differs is a
     one-line error naming it."""
     if not configs:

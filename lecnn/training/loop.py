@@ -168,10 +168,12 @@ class Trainer:
 
     @property
     def progress(self) -> Progress:
+        """Where the run is: pass, update, examples seen."""
         return self.state.progress
 
     @property
     def optimizer(self) -> Optimizer:
+        """The run's optimizer (lecnn's own, for both implementations)."""
         return self.state.optimizer
 
     def close(self) -> None:
@@ -181,6 +183,7 @@ class Trainer:
         self._restore_flags()
 
     def save(self) -> Path:
+        """Write the checkpoint atomically (rank 0 only); its path."""
         if self.main:  # every rank holds the same state; rank 0 writes it
             self.state.save(self.checkpoint_path)
         return self.checkpoint_path
@@ -267,6 +270,7 @@ class Trainer:
         start, end = p.batch * bs, (p.batch + k) * bs
         x, t, y = s.xs[start:end], s.ts[start:end], s.ys[start:end]
         if self.pool is not None:  # the pool's copies as they were made, nothing drawn
+            assert p.order is not None  # drawn at the pass's start
             x = self.pool.render(x, p.order[start:end])
         elif self.config.augment and k == 1:
             x = self.augment(x, self.state.generator)
@@ -288,7 +292,8 @@ class Trainer:
             return (loss,), out, self.spec.loss_total(loss, len(c.y))
         stacked = (c.x.view(c.k, bs, *c.x.shape[1:]), c.t.view(c.k, bs, *c.t.shape[1:]))
         losses, outs = self.update(*stacked, c.lrs)
-        return losses, outs.flatten(0, 1), self.spec.loss_total(losses, bs).sum(dtype=torch.float64)
+        total = self.spec.loss_total(losses, bs).sum(dtype=torch.float64)
+        return losses.unbind(), outs.flatten(0, 1), total  # each update's loss, as eagerly
 
     def _train_pass(self, on_step: Callable[[int, torch.Tensor], bool | None] | None) -> bool:
         """The rest of the current pass; False when it stopped early (a checkpoint saved)."""

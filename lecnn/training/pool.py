@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from lecnn.data import derived_seed
 from lecnn.options import parse, split
 from lecnn.training.augment import POOLED, paper_theta, pool_options
-from lecnn.training.config import TrainConfig
+from lecnn.training.config import ResolvedConfig
 
 
 class DistortionPool:
@@ -60,7 +60,9 @@ class DistortionPool:
         return torch.where(distorted.view(-1, 1, 1, 1), out, x)
 
 
-def pool_for(config: TrainConfig, n: int, size: int, device: torch.device) -> DistortionPool | None:
+def pool_for(
+    config: ResolvedConfig, n: int, size: int, device: torch.device
+) -> DistortionPool | None:
     """The run's pool when it trains with ``--augment-kind paper-pool[:copies=,strength=]``."""
     if not config.augment or split(config.augment_kind or "")[0] not in POOLED:
         return None

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from lecnn.logs.tensorboard import RunLogger, Silent
-from lecnn.training.config import TrainConfig
+from lecnn.training.config import ResolvedConfig
 from lecnn.training.engine import Engine
 from lecnn.training.runlog import StepCurve, log_start
 from lecnn.training.state import Progress
@@ -48,7 +48,7 @@ class Reporter:
 
     def __init__(
         self,
-        config: TrainConfig,
+        config: ResolvedConfig,
         engine: Engine,
         progress: Progress,
         *,

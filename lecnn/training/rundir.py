@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import IO
 
 from lecnn.errors import LecnnError
 from lecnn.training.checkpoint import FILENAME, remove_stale_temps
@@ -26,7 +27,7 @@ class RunLock:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._file = None
+        self._file: IO[str] | None = None
 
     def acquire(self) -> None:
         f = open(self.folder / LOCKFILE, "a+")  # noqa: SIM115 - held until release()

@@ -8,7 +8,7 @@ import warnings
 import torch
 
 from lecnn.logs.tensorboard import RunLogger
-from lecnn.training.config import TrainConfig
+from lecnn.training.config import ResolvedConfig, TrainConfig
 from lecnn.training.engine import Engine
 
 LOG_POINTS = 300  # step-level points per run when --log-every is not given
@@ -23,7 +23,7 @@ METRICS = {  # display name → (sub-run, tag) of the curve it reads
 }
 
 
-def log_every(config: TrainConfig, batches: int) -> int:
+def log_every(config: ResolvedConfig, batches: int) -> int:
     """Updates between step-level points: ``--log-every``, else about LOG_POINTS per run."""
     return config.log_every or max(1, batches * config.epochs // LOG_POINTS)
 

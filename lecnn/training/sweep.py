@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from lecnn.errors import LecnnError
 from lecnn.options import split
@@ -52,7 +53,8 @@ def swept(config: TrainConfig, name: str, value: str) -> tuple[TrainConfig, str]
     error naming what may be swept."""
     if name in FIELDS:
         field = FIELDS[name]
-        return replace(config, **{field: float(value)}), field
+        changes: dict[str, Any] = {field: float(value)}
+        return replace(config, **changes), field
     resolved = config.resolved()
     for field in OPTIONS_OF:
         text = getattr(resolved, field)
@@ -62,9 +64,9 @@ def swept(config: TrainConfig, name: str, value: str) -> tuple[TrainConfig, str]
         if name not in options and not _takes(resolved, field, kind, name, value):
             continue
         options[name] = value
-        new = replace(
-            config, **{field: kind + ":" + ",".join(f"{k}={v}" for k, v in options.items())}
-        )
+        text = kind + ":" + ",".join(f"{k}={v}" for k, v in options.items())
+        changes = {field: text}
+        new = replace(config, **changes)
         new.resolved()  # a value of the wrong kind (samples=0.5) is refused here, in one line
         return new, field
     raise LecnnError(
@@ -76,7 +78,8 @@ def swept(config: TrainConfig, name: str, value: str) -> tuple[TrainConfig, str]
 def _takes(config: TrainConfig, field: str, kind: str, name: str, value: str) -> bool:
     """Whether ``kind`` (the run's optimizer or augmentation) has an option ``name``."""
     try:
-        replace(config, **{field: f"{kind}:{name}={value}"}).validate()
+        changes: dict[str, Any] = {field: f"{kind}:{name}={value}"}
+        replace(config, **changes).validate()
     except LecnnError as e:
         return f"no option {name!r}" not in str(e)
     return True
