@@ -3,6 +3,7 @@ improving while the training error keeps falling (overfitting), on a small MNIST
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -38,7 +39,8 @@ def fit(
 
 
 def run(train: Split, test: Split, logdir: str | None = None, seed: int = 0, passes: int = 60,
-        sizes=SIZES, log=print, out: Path | None = None) -> list[tuple[int, float, float]]:  # fmt: skip
+        sizes: Sequence[int] = SIZES, log: Callable[[str], object] = print,
+        out: Path | None = None) -> list[tuple[int, float, float]]:  # fmt: skip
     """Training and test error for each hidden-layer size; the capacity curve as a picture."""
     tb = writer("capacity", logdir)
     rows = []

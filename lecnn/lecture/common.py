@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
@@ -24,7 +25,7 @@ def writer(step: str, logdir: str | None) -> SummaryWriter:
     return SummaryWriter(str(path))
 
 
-def figure_image(fig) -> np.ndarray:
+def figure_image(fig: Any) -> np.ndarray:
     """A matplotlib figure as an HWC uint8 array (for ``add_image``)."""
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].copy()
@@ -34,7 +35,7 @@ def figure_image(fig) -> np.ndarray:
     return image
 
 
-def pyplot():
+def pyplot() -> Any:
     """matplotlib's pyplot on the Agg backend, or None when matplotlib is not installed
     (``pip install lecnn[plot]``): the steps then log numbers but no pictures."""
     try:
@@ -47,7 +48,7 @@ def pyplot():
     return plt
 
 
-def keep_figure(fig, tb: SummaryWriter, tag: str, out: Path | None) -> Path | None:
+def keep_figure(fig: Any, tb: SummaryWriter, tag: str, out: Path | None) -> Path | None:
     """Log ``fig`` to TensorBoard as the image ``tag`` and, with ``out``, write it there as a
     PNG named after the tag (``linreg/loss_surface`` → ``linreg-loss_surface.png``), atomically.
     Returns the PNG's path (None without ``out``); the figure is closed."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -11,7 +13,7 @@ from lecnn.lecture.common import keep_figure, pyplot, writer
 
 
 def house_data(
-    n: int = 100, seed: int = 0, dtype=torch.float64
+    n: int = 100, seed: int = 0, dtype: torch.dtype = torch.float64
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Floor space x (square feet) and price y (thousands of dollars), scattered around the
     lecture's fit y = 0.232 x + 246."""
@@ -29,7 +31,9 @@ def closed_form(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     return float(w0), float(w1)
 
 
-def loss(w0: torch.Tensor | float, w1: torch.Tensor | float, x: torch.Tensor, y: torch.Tensor):
+def loss(
+    w0: torch.Tensor | float, w1: torch.Tensor | float, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """The squared-error loss ``Σ_j (y_j − (w1 x_j + w0))²``."""
     return ((y - (w1 * x + w0)) ** 2).sum()
 
@@ -66,8 +70,12 @@ def standardize(v: torch.Tensor) -> tuple[torch.Tensor, float, float]:
 
 
 def run(
-    logdir: str | None = None, seed: int = 0, steps: int = 500, log=print, out: Path | None = None
-) -> dict:
+    logdir: str | None = None,
+    seed: int = 0,
+    steps: int = 500,
+    log: Callable[[str], object] = print,
+    out: Path | None = None,
+) -> dict[str, Any]:
     """Fit the house prices both ways and compare; the loss surface with the descent path as a
     picture (TensorBoard, and ``out`` as a PNG when given)."""
     x, y = house_data(seed=seed)

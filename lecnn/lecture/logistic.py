@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from lecnn.lecture.common import keep_figure, pyplot, writer
 
 
-def separable_data(n: int = 200, seed: int = 0, dtype=torch.float64):
+def separable_data(
+    n: int = 200, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Two clouds in the plane, labels 0/1, with a constant input x0 = 1 prepended."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 2, (n,), generator=g)
@@ -20,7 +24,11 @@ def separable_data(n: int = 200, seed: int = 0, dtype=torch.float64):
 
 
 def lecture_rule(
-    x: torch.Tensor, y: torch.Tensor, alpha: float, epochs: int, on_epoch=None
+    x: torch.Tensor,
+    y: torch.Tensor,
+    alpha: float,
+    epochs: int,
+    on_epoch: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """``w_i ← w_i + α (y − h_w(x)) h_w(x)(1 − h_w(x)) x_i``, one example at a time;
     ``on_epoch(epoch, w)`` after each pass."""
@@ -51,9 +59,9 @@ def run(
     seed: int = 0,
     epochs: int = 20,
     alpha: float = 0.5,
-    log=print,
+    log: Callable[[str], object] = print,
     out: Path | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Train the unit by the lecture's rule and by autograd; the data with both decision lines as
     a picture (they coincide)."""
     x, y = separable_data(seed=seed)

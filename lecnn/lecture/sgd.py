@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -18,7 +19,9 @@ from lecnn.models.spec import mlp_spec
 from lecnn.training.engine import encode_targets
 
 
-def mlp(hidden: int, seed: int, device, dtype=torch.float32) -> M.Sequential:
+def mlp(
+    hidden: int, seed: int, device: torch.device | str, dtype: torch.dtype = torch.float32
+) -> M.Sequential:
     """The lecture's network, 784-hidden-10 logistic units (the ``mlp`` model at 100)."""
     net = build(mlp_spec(hidden), "manual", seed=seed, device=device, dtype=dtype)
     net.needs_input_grad = False
@@ -103,8 +106,9 @@ def curve(
     return out
 
 
-def run(train: Split, logdir: str | None = None, seed: int = 0, passes: int = 5, log=print,
-        out: Path | None = None) -> dict:  # fmt: skip
+def run(train: Split, logdir: str | None = None, seed: int = 0, passes: int = 5,
+        log: Callable[[str], object] = print,
+        out: Path | None = None) -> dict[str, Any]:  # fmt: skip
     """Each method's loss curve from the same start, against examples seen and against seconds;
     both as a picture (TensorBoard, and ``out`` as a PNG when given)."""
     tb = writer("sgd", logdir)

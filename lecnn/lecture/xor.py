@@ -3,7 +3,9 @@ from most starting weights — and from some it stalls in a local minimum."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,9 +37,9 @@ def run(
     seed: int = 0,
     trials: int = 20,
     epochs: int = 2000,
-    log=print,
+    log: Callable[[str], object] = print,
     out: Path | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """One unit, then ``trials`` random starts of the 2-2-1 net; each start's final loss as a
     picture (solved starts near 0, stalled ones at a local minimum's loss)."""
     single_loss, single_ok = fit([2, 1], seed, epochs=epochs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -173,14 +174,14 @@ def check_split(batch_size: int, n: int, world: int, compile_: str) -> None:
         )
 
 
-def sum_hook(state, bucket):
+def sum_hook(state: object, bucket: Any) -> Any:
     """A DDP communication hook that sums the ranks' gradients without dividing (for a loss that
     sums over the batch, where DDP's own averaging would be wrong by a factor R)."""
     work = dist.all_reduce(bucket.buffer(), async_op=True)
     return work.get_future().then(lambda fut: fut.value()[0])
 
 
-def gather_objects(obj) -> list:
+def gather_objects(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order, on every rank."""
     out = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -26,7 +28,7 @@ class Engine:
 
     impl = ""
 
-    def __init__(self, spec: ModelSpec, net, loss) -> None:
+    def __init__(self, spec: ModelSpec, net: Any, loss: Any) -> None:
         self.spec, self.net, self.loss = spec, net, loss
         self.group: Processes = SINGLE  # the processes sharing each batch
 
@@ -126,7 +128,9 @@ class ManualEngine(Engine):
         return self.net.named_grads()
 
     @torch.no_grad()
-    def train_step(self, x, target):
+    def train_step(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.net.forward(x)
         value = self.loss.forward(out, target)
         self.net.backward(self.loss.backward())
@@ -134,19 +138,21 @@ class ManualEngine(Engine):
             self.group.sum_grads(self.net.named_grads(), self.loss_averages)
         return value, out
 
-    def step_grads(self, x, target):
+    def step_grads(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         value, out = self.train_step(x, target)
         return value, out, self.net.named_grads()
 
     @torch.no_grad()
-    def outputs(self, x):
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.forward(x)
 
     @torch.no_grad()
-    def loss_value(self, out, target):
+    def loss_value(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss.forward(out, target)
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.net.load_state_dict(state)
         self._params = self.net.named_params()
 
@@ -163,7 +169,7 @@ class ManualEngine(Engine):
 class AutogradEngine(Engine):
     impl = "autograd"
 
-    def __init__(self, spec: ModelSpec, net: torch.nn.Module, loss) -> None:
+    def __init__(self, spec: ModelSpec, net: torch.nn.Module, loss: torch.nn.Module) -> None:
         super().__init__(spec, net, loss)
         self._params = dict(net.named_parameters())
         self._forward = net  # DistributedDataParallel(net) once distributed
@@ -178,13 +184,16 @@ class AutogradEngine(Engine):
         if not self.loss_averages:
             self._forward.register_comm_hook(None, sum_hook)
 
-    def params(self):
+    def params(self) -> dict[str, torch.Tensor]:
         return {k: p.data for k, p in self._params.items()}
 
-    def grads(self):
-        return {k: p.grad for k, p in self._params.items()}
+    def grads(self) -> dict[str, torch.Tensor]:
+        # a parameter without a gradient yet (no update taken) is left out, as logs expect
+        return {k: p.grad for k, p in self._params.items() if p.grad is not None}
 
-    def train_step(self, x, target):
+    def train_step(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         for p in self._params.values():
             p.grad = None
         out = self._forward(x)
@@ -192,11 +201,13 @@ class AutogradEngine(Engine):
         value.backward()
         return value.detach(), out.detach()
 
-    def step_grads(self, x, target):
+    def step_grads(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """The same loss and gradients through ``torch.func`` (no ``.backward()`` call, which a
         compiled program cannot contain): ``grad`` of the loss as a function of the parameters."""
 
-        def loss_of(params):
+        def loss_of(params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
             out = torch.func.functional_call(self.net, params, (x,))
             return self.loss(out, target), out.detach()
 
@@ -204,7 +215,7 @@ class AutogradEngine(Engine):
         grads, (value, out) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
         return value.detach(), out, grads
 
-    def keep_grads(self, grads):
+    def keep_grads(self, grads: dict[str, torch.Tensor]) -> None:
         for k, p in self._params.items():
             if p.grad is None:
                 p.grad = grads[k].clone()
@@ -212,11 +223,11 @@ class AutogradEngine(Engine):
                 p.grad.copy_(grads[k])
 
     @torch.no_grad()
-    def outputs(self, x):
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
     @torch.no_grad()
-    def loss_value(self, out, target):
+    def loss_value(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss(out, target)
 
     def train(self, mode: bool = True) -> None:

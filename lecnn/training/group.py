@@ -39,7 +39,9 @@ class GroupStep:
     and targets ``ts`` (S×B…), each run's loss (S), outputs (S×B×K) and gradients (stacked like
     ``params``), in one program."""
 
-    def __init__(self, spec: ModelSpec, impl: str, device: torch.device, dtype: torch.dtype):
+    def __init__(
+        self, spec: ModelSpec, impl: str, device: torch.device, dtype: torch.dtype
+    ) -> None:
         # a template network: its own weights are never used, each call brings the runs'
         self.net = build(spec, impl, generator=torch.Generator(), device=device, dtype=dtype)
         self.loss = build_loss(spec, impl)
@@ -57,7 +59,7 @@ class GroupStep:
         assert isinstance(self.net, torch.nn.Module)
         net = self.net
 
-        def loss_of(p: Tensors):
+        def loss_of(p: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
             out = torch.func.functional_call(net, p, (x,))
             return self.loss(out, t), out.detach()
 
