@@ -171,3 +171,7 @@ class RunLogger:
         for w in self._open():
             w.flush()
             w.close()
+
+
+#: what a run logs to: its events (rank 0), or nothing (the other ranks of a data-parallel run)
+Logger = RunLogger | Silent

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from lecnn.logs.tensorboard import RunLogger, Silent
+from lecnn.logs.tensorboard import Logger, RunLogger, Silent
 from lecnn.training.config import ResolvedConfig
 from lecnn.training.engine import Engine
 from lecnn.training.runlog import StepCurve, log_start
@@ -63,7 +63,7 @@ class Reporter:
         self.config, self.engine, self.log_every = config, engine, log_every
         self.label = ""  # the run's name before its pass lines, where several runs print
         names = engine.spec.display_name
-        self.logger: RunLogger = RunLogger(run_dir, names=names) if main else Silent()  # type: ignore[assignment]
+        self.logger: Logger = RunLogger(run_dir, names=names) if main else Silent()
         if progress.step == 0 and main:
             log_start(self.logger, config, device, engine, example)
         self.curve = StepCurve(self.logger, log_every)

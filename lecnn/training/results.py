@@ -11,7 +11,7 @@ import torch
 
 from lecnn.data import Prepared
 from lecnn.device import describe_device
-from lecnn.logs.tensorboard import RunLogger
+from lecnn.logs.tensorboard import Logger
 from lecnn.models import count
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.distributed import SINGLE, Processes
@@ -29,7 +29,7 @@ class RunResult:
 def finish(
     state: RunState,
     data: Prepared,
-    logger: RunLogger,
+    logger: Logger,
     run_dir: Path,
     status: str,
     final_test: Evaluation | None = None,

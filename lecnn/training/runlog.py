@@ -7,7 +7,7 @@ import warnings
 
 import torch
 
-from lecnn.logs.tensorboard import RunLogger
+from lecnn.logs.tensorboard import Logger
 from lecnn.training.config import ResolvedConfig, TrainConfig
 from lecnn.training.engine import Engine
 
@@ -29,7 +29,7 @@ def log_every(config: ResolvedConfig, batches: int) -> int:
 
 
 def log_start(
-    logger: RunLogger,
+    logger: Logger,
     config: TrainConfig,
     device: torch.device,
     engine: Engine,
@@ -53,7 +53,7 @@ class StepCurve:
     a device-side copy of the stretch's running sums, and ``flush`` (called where the loop syncs
     anyway, after its finite-loss check) writes each window's mean loss and error."""
 
-    def __init__(self, logger: RunLogger, every: int) -> None:
+    def __init__(self, logger: Logger, every: int) -> None:
         self.logger, self.every = logger, every
         self.pending: list[tuple[int, torch.Tensor, torch.Tensor, int]] = []
         self.last = (0.0, 0, 0)  # loss_sum, correct, seen at the last point written
