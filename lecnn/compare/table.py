@@ -5,6 +5,7 @@ beside it), and comparisons run apart merged into one."""
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -125,11 +126,17 @@ def merge(sources: Sequence[Path], out_dir: Path) -> list[Row]:
 
 
 def _sound(r: Row) -> bool:
-    """Whether a row read back has what ``write`` needs: a known classifier, numbers, texts."""
+    """Whether a row read back has what ``write`` needs: a known classifier, finite numbers in
+    their ranges (error rates from 0 to 1, times ≥ 0: what the table and the chart can show), texts."""
     numbers = (r.test_error, r.train_seconds, r.ms_per_digit, r.published)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        return False
+    rates, times = (r.test_error, r.published), (r.train_seconds, r.ms_per_digit)
     return (
         r.key in KEYS
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
+        and all(math.isfinite(v) for v in numbers)
+        and all(0 <= v <= 1 for v in rates)
+        and all(v >= 0 for v in times)
         and isinstance(r.seed, int)
         and isinstance(r.what, str)
         and isinstance(r.settings, str)
