@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from screenshot_tensorboard import CHROMIUM_ARGS  # the offline browser's flags, stated once
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 #: what raw, unrendered TeX looks like in a page's visible text
 RAW_TEX = re.compile(
     r"\$[^$\s][^$]*\$|\\[()\[\]]|\\(frac|sum|partial|alpha|Delta|leftarrow|mathrm)(?![A-Za-z])"

@@ -107,7 +107,8 @@ def test_the_lecture_page_shows_each_steps_picture(step):
     assert f"](img/{name})" in (DOCS / "lecture.md").read_text()
 
 
-def test_the_site_check_sees_raw_tex_a_reader_would_see():
+def test_the_site_check_sees_raw_tex_a_reader_would_see(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # as when run as scripts/check_docs_site.py
     spec = importlib.util.spec_from_file_location(
         "check_docs_site", ROOT / "scripts" / "check_docs_site.py"
     )
