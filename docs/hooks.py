@@ -23,7 +23,13 @@ from mkdocs.structure.files import File, Files
 log = logging.getLogger("mkdocs.hooks.lecnn")
 ROOT = Path(__file__).resolve().parent.parent
 #: the repository's own files the site shows, as globs under the repository root
-SHOWN = ("runs/*.md", "runs/*.png", "runs/compare/compare.*", "runs/bench/*.txt")
+SHOWN = (
+    "runs/*.md",
+    "runs/*.png",
+    "runs/compare/compare.*",
+    "runs/classifiers/classifiers.*",
+    "runs/bench/*.txt",
+)
 MATH = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.S)
 
 

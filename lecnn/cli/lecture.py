@@ -9,7 +9,7 @@ from pathlib import Path
 from lecnn.cli.common import add_data_args, positive_int, seed
 from lecnn.compare.classifiers import KEYS as ROWS
 
-STEPS = ("linreg", "logistic", "xor", "sgd", "capacity")
+STEPS = ("linreg", "logistic", "xor", "sgd", "capacity", "classifiers")
 #: lecnn compare's flags that say how to train: meaningless with --merge, so refused there
 TRAINING_FLAGS = ("--seed", "--seeds", "--rows", "--limit", "--epochs", "--boost-size",
                   "--device", "--dataset", "--data-dir", "--jobs")  # fmt: skip
@@ -30,18 +30,36 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("lecture", help="the lecture's steps: linreg, logistic, xor, sgd, capacity")
+    _add_lecture(sub)
+    _add_compare(sub)
+
+
+def _add_lecture(sub) -> None:
+    p = sub.add_parser(
+        "lecture", help="the lecture's steps: linreg, logistic, xor, sgd, capacity, classifiers"
+    )
     p.add_argument("step", choices=STEPS)
     _common(p)
     add_data_args(p)
-    p.add_argument("--trials", type=positive_int, default=20, help="xor: random starts")
-    p.add_argument("--passes", type=positive_int, help="sgd/capacity: passes over the data")
-    p.add_argument("--limit", type=positive_int, help="sgd/capacity: training digits used")
+    p.add_argument(
+        "--trials",
+        type=positive_int,
+        default=20,
+        help="xor/classifiers: random starts of the XOR net",
+    )
+    p.add_argument(
+        "--passes", type=positive_int, help="sgd/capacity/classifiers: passes over the data"
+    )
+    p.add_argument(
+        "--limit", type=positive_int, help="sgd/capacity/classifiers: training digits used"
+    )
     p.add_argument(
         "--out", metavar="DIR", type=Path, help="also write the step's picture there as a PNG"
     )
     p.set_defaults(run=run_lecture)
 
+
+def _add_compare(sub) -> None:
     p = sub.add_parser(
         "compare",
         help="LeCun 1998's comparison: linear, k-NN, MLP, SVM, LeNet-1, LeNet-4, boosted LeNet-4, "
@@ -95,6 +113,14 @@ def run_lecture(args: argparse.Namespace) -> int:
         logistic.run(args.logdir, seed=args.seed, out=out)
     elif args.step == "xor":
         xor.run(args.logdir, seed=args.seed, trials=args.trials, out=out)
+    elif args.step == "classifiers":
+        from lecnn.data import load_mnist
+        from lecnn.lecture import classifiers
+
+        digits = load_mnist(args.data_dir, dataset=args.dataset)
+        classifiers.run(digits, args.logdir, seed=args.seed, limit=args.limit,
+                        passes=args.passes or 10, xor_starts=args.trials, out=out,
+                        command=shlex.join(["lecnn", *args.argv]))  # fmt: skip
     else:
         from lecnn.data import load_mnist, prepare
 
