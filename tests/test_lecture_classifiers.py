@@ -180,3 +180,15 @@ def test_the_readme_and_the_lecture_page_show_the_full_runs_verdicts():
     table = slide.summary([(v["row"], v["says"], v["verdict"]) for v in record["verdicts"]])
     for page in ("README.md", "docs/lecture.md"):
         assert table in (ROOT / page).read_text(), page
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [(["--limit", "999"], "at least 1,000 training digits"), (["--device", "cuda"], "cuda")],
+)
+def test_what_the_step_cannot_do_is_one_line(tmp_path, subset_dir, capsys, flags, says):
+    code = main(["lecture", "classifiers", "--data-dir", str(subset_dir), "--logdir",
+                 str(tmp_path / "run"), *flags])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()  # a refused run leaves no folder behind

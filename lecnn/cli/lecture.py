@@ -115,6 +115,12 @@ def run_lecture(args: argparse.Namespace) -> int:
         xor.run(args.logdir, seed=args.seed, trials=args.trials, out=out)
     elif args.step == "classifiers":
         from lecnn.data import load_mnist
+        from lecnn.errors import LecnnError
+
+        if args.device not in ("auto", "cpu"):
+            raise LecnnError(f"lecture classifiers runs on the CPU, so that the six rows' times "
+                             f"compare (scikit-learn's models have no GPU form): leave out "
+                             f"--device {args.device}")  # fmt: skip
         from lecnn.lecture import classifiers
 
         digits = load_mnist(args.data_dir, dataset=args.dataset)

@@ -49,6 +49,7 @@ def run(
     """Measure every classifier, decide the slide's claims, and keep it all: classifiers.md and
     classifiers.json in the run folder, the table and both pictures in TensorBoard (and as PNGs
     in ``out`` when given)."""
+    kinds.check_limit(digits, limit)  # before the run folder is made: a refusal leaves nothing
     folder = run_dir("classifiers", logdir)
     if (folder / "classifiers.json").exists():
         raise LecnnError(f"{folder} already holds a measured slide; give --logdir a new folder")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from lecnn.data import Digits, Split, prepare
+from lecnn.errors import LecnnError
 
 #: training digits the training error is measured on (the first ones; all of them when fewer)
 TRAIN_ERROR_DIGITS = 10_000
@@ -268,6 +269,15 @@ def perceptron(data: Data, seed: int, passes: int, extras: dict[str, float],
                    w.numel())  # fmt: skip
 
 
+def check_limit(digits: Digits, limit: int | None) -> None:
+    """Refuse, in one line, a training set too small for the overfitting measurement."""
+    available = min(limit or len(digits.train_labels), len(digits.train_labels))
+    if available < SMALL_TRAIN:
+        raise LecnnError(f"the classifiers need at least {SMALL_TRAIN:,} training digits (the "
+                         f"overfitting measurement trains on {SMALL_TRAIN:,}), not {available:,}: "
+                         f"give --limit {SMALL_TRAIN} or more")  # fmt: skip
+
+
 #: the rows in the slide's order (the neural networks' row measured twice: MLP and LeNet-5)
 KEYS = ("knn", "mlp", "lenet5", "naive-bayes", "tree", "perceptron")
 
@@ -278,6 +288,7 @@ def measure(digits: Digits, seed: int = 0, limit: int | None = None, passes: int
     set), one after another on this process's threads, and the XOR step's random starts."""
     from lecnn.lecture import xor
 
+    check_limit(digits, limit)
     data = load(digits, limit)
     extras: dict[str, float] = {}
     models: dict[str, Any] = {}
