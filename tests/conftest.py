@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ROOT / "tests" / "fixtures" / "mnist-subset"
 SHARED = ROOT.parent / "shared" / "data" / "mnist"
 
+# the workers share the cores (pytest -n): each takes its part of them, not all of them each
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    from lecnn.training.jobs import usable_cores
+
+    torch.set_num_threads(max(1, usable_cores() // workers))
+
 # the parity tests run on CUDA too where it is present
 DEVICES = [
     "cpu",
