@@ -146,7 +146,10 @@ def run_missing(cmds: list[str], jobs: int | None) -> None:
 def _measured(name: str) -> list[dict]:
     """(seed, test error, train error, training seconds) of each finished run of ``name``."""
     out = []
+    # the seed's digits only: "sdlm-mu-0.1-s*" would also take "sdlm-mu-0.1-samples-2000-s0"
     for path in sorted(RUNS.glob(f"{name}-s*/results.json")):
+        if not path.parent.name.removeprefix(f"{name}-s").isdigit():
+            continue
         r = json.loads(path.read_text())
         if r.get("status") == "finished" and r.get("epochs_done") == r["config"]["epochs"]:
             f = r["final"]

@@ -33,3 +33,20 @@ def test_run_missing_skips_finished_runs_names_failures_and_resumes(tmp_path, mo
     assert "broken: FAILED (exit 3)" in out and "half: finished" in out
     assert "never" not in out
     assert "--resume" in (tmp_path / "half" / "args").read_text()  # it ran, resumed
+
+
+def test_a_row_takes_its_own_runs_not_those_of_a_name_it_begins(tmp_path, monkeypatch):
+    """``sdlm-mu-0.1`` is the start of ``sdlm-mu-0.1-samples-2000``: each row gets its own seeds."""
+    monkeypatch.setattr(ablations, "RUNS", tmp_path)
+
+    def finished(folder: str, seed: int, error: float) -> None:
+        (tmp_path / folder).mkdir()
+        record = {"status": "finished", "epochs_done": 20, "config": {"epochs": 20, "seed": seed},
+                  "final": {"test_error": error, "train_error": 0.0}, "train_seconds": 1.0}  # fmt: skip
+        (tmp_path / folder / "results.json").write_text(json.dumps(record))
+
+    finished("sdlm-mu-0.1-s0", 0, 0.01)
+    finished("sdlm-mu-0.1-samples-2000-s0", 0, 0.02)
+    finished("sdlm-mu-0.1-samples-2000-s1", 1, 0.03)
+    assert [r["test"] for r in ablations._measured("sdlm-mu-0.1")] == [0.01]
+    assert [r["test"] for r in ablations._measured("sdlm-mu-0.1-samples-2000")] == [0.02, 0.03]
