@@ -29,8 +29,9 @@ step() {  # step SECONDS FILE COMMAND...: run with a time limit, output to FILE 
   { echo "# $*"; echo "# $(date -u +%FT%TZ) $(python -c 'import torch; print(torch.cuda.get_device_name(0), torch.__version__)')"
     timeout "$limit" "$@"; echo "# exit $?"; } 2>&1 | tee "$file"
 }
-# the CUDA tests first: every test that skips without a GPU, and the suites that hold CUDA
-step 150 "$out/tests-cuda-$gpu.txt" python -m pytest -q -p no:cacheprovider -x \
+# the CUDA tests first: every test that skips without a GPU, and the suites that hold CUDA; in one
+# process (-o addopts: the GPU machine may lack pytest-xdist, and one GPU is shared anyway)
+step 150 "$out/tests-cuda-$gpu.txt" python -m pytest -q -o addopts=-ra -p no:cacheprovider -x \
   tests/test_cuda.py tests/test_layers.py tests/test_networks.py tests/test_compiled.py \
   tests/test_training.py tests/test_generators.py tests/test_functional.py tests/test_grouped.py
 step 60 "$out/bench_train-cuda-recipe-$gpu.txt" python scripts/bench_train.py --devices cuda \
