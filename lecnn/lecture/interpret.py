@@ -93,11 +93,13 @@ def error_figure(plt: Any, m: Measured) -> Any:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, attr, label in ((axes[0], "train_seconds", "training seconds"),
                             (axes[1], "us_per_digit", "classification µs per digit")):  # fmt: skip
-        for f in m.rows.values():
+        # labels alternate above and below in order of error, so that neighbours do not overlap
+        for n, f in enumerate(sorted(m.rows.values(), key=lambda f: f.test_error)):
             x = max(getattr(f, attr), 1e-4)  # storing the set takes next to no time
             ax.plot(x, 100 * f.test_error, "o", ms=7)
             ax.annotate(f.name.replace("neural network: ", ""), (x, 100 * f.test_error),
-                        textcoords="offset points", xytext=(5, 4), fontsize=8)  # fmt: skip
+                        textcoords="offset points", xytext=(6, 5 if n % 2 else -11),
+                        fontsize=8)  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}%")
