@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lecnn.cli import main
+from lecnn.compare.knn import knn_predict
 from lecnn.data import load_mnist
 from lecnn.lecture import interpret, kinds, slide
 
@@ -153,7 +154,7 @@ def test_the_perceptron_rule_as_the_lecture_writes_it():
 def test_cityblock_knn_equals_brute_force(subset_dir):
     data = kinds.load(load_mnist(subset_dir))
     q, tx, ty = data.test_x[:40], data.train_x[:300], data.train_y[:300]
-    fast = kinds.cityblock_knn(tx, ty, q, k=3, batch=7)
+    fast = knn_predict(tx, ty, q, k=3, batch_size=7, distance=kinds.cityblock)
     for i, query in enumerate(q):
         order = torch.argsort((tx - query).abs().sum(1), stable=True)[:3].tolist()
         labels = [int(ty[j]) for j in order]

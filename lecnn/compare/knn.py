@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -19,14 +21,16 @@ def knn_predict(
     k: int = 3,
     batch_size: int = 1000,
     classes: int = 10,
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = squared_distances,
 ) -> torch.Tensor:
-    """Majority vote of the ``k`` nearest training points (flattened images); a tie goes to the
-    tied class whose nearest member is closest."""
+    """Majority vote of the ``k`` nearest training points (flattened images) by ``distance``
+    (Q×D, P×D → Q×P; default squared Euclidean); a tie goes to the tied class whose nearest member
+    is closest."""
     train_x = train_x.reshape(len(train_x), -1)
     queries = queries.reshape(len(queries), -1)
     out = []
     for start in range(0, len(queries), batch_size):
-        d = squared_distances(queries[start : start + batch_size], train_x)
+        d = distance(queries[start : start + batch_size], train_x)
         dist, idx = d.topk(k, dim=1, largest=False)  # sorted nearest first
         labels = train_y[idx]
         votes = torch.zeros(len(labels), classes, device=labels.device)

@@ -99,11 +99,13 @@ def figures(key: str, name: str, settings: str, seconds: float, classify: Callab
             data: Data, parameters: int, train_input: Any = None,
             test_input: Any = None) -> Figures:  # fmt: skip
     """Time ``classify`` over the whole test set, then measure both errors."""
+    from lecnn.compare.classifiers import timed_predictions
+
     test_input = data.test_x if test_input is None else test_input
     train_input = data.train_x if train_input is None else train_input
-    pred, spent = timed(lambda: classify(test_input))
+    pred, ms = timed_predictions(classify, test_input, torch.device("cpu"))
     train_pred = classify(train_input[:TRAIN_ERROR_DIGITS])
-    return Figures(key, name, settings, seconds, spent * 1e6 / len(data.test_y),
+    return Figures(key, name, settings, seconds, ms * 1e3,
                    error(pred, data.test_y), error(train_pred, data.train_y[:TRAIN_ERROR_DIGITS]),
                    parameters)  # fmt: skip
 
@@ -124,21 +126,15 @@ def knn(data: Data, extras: dict[str, float], models: dict[str, Any]) -> Figures
                                             data.test_y)  # fmt: skip
     queries, labels = data.test_x[:DISTANCE_QUERIES], data.test_y[:DISTANCE_QUERIES]
     extras["knn_euclidean_error"] = error(knn_predict(tx, ty, queries, k=3), labels)
-    extras["knn_cityblock_error"] = error(cityblock_knn(tx, ty, queries, k=3), labels)
+    extras["knn_cityblock_error"] = error(
+        knn_predict(tx, ty, queries, k=3, batch_size=100, distance=cityblock), labels
+    )
     return row
 
 
-def cityblock_knn(train_x: torch.Tensor, train_y: torch.Tensor, queries: torch.Tensor,
-                  k: int = 3, batch: int = 100) -> torch.Tensor:  # fmt: skip
-    """k-NN's majority vote with the city-block distance Σ|q − p| (ties: the nearest member)."""
-    out = []
-    for start in range(0, len(queries), batch):
-        d = torch.cdist(queries[start : start + batch], train_x, p=1)
-        labels = train_y[d.topk(k, dim=1, largest=False).indices]
-        votes = torch.nn.functional.one_hot(labels, 10).sum(1).double()
-        votes += torch.nn.functional.one_hot(labels[:, 0], 10) * 0.5  # the nearest breaks ties
-        out.append(votes.argmax(1))
-    return torch.cat(out)
+def cityblock(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """The city-block distance Σ|q − p| for every pair (Q×D, P×D → Q×P)."""
+    return torch.cdist(queries, points, p=1)
 
 
 def mlp(data: Data, seed: int, passes: int, extras: dict[str, float],
