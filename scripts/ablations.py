@@ -100,11 +100,20 @@ def command(a: Ablation, seed: int | str) -> str:
 
 
 def commands(seeds: int) -> list[str]:
+    """The runs of seeds 0 … seeds − 1 of every ablation, less the seeds an earlier
+    reproduction measured (a row's ``summaries``)."""
     out = []
     for a in ABLATIONS:
-        if not a.summaries:  # the others were measured by earlier reproductions
-            out += [command(a, s) for s in range(seeds)]
+        done = {r["seed"] for r in _baseline(a.summaries)} if a.summaries else set()
+        out += [command(a, s) for s in range(seeds) if s not in done]
     return out
+
+
+def _runs(a: Ablation) -> list[dict]:
+    """A row's runs: the reproduction's summaries it names, then its own runs of other seeds."""
+    earlier = _baseline(a.summaries) if a.summaries else []
+    seeds = {r["seed"] for r in earlier}
+    return earlier + [r for r in _measured(a.name) if r["seed"] not in seeds]
 
 
 def run_missing(cmds: list[str], jobs: int | None) -> None:
@@ -203,8 +212,7 @@ def report(machine: str) -> str:
         for a in ABLATIONS:
             if a.protocol != variant:
                 continue
-            runs = _baseline(a.summaries) if a.summaries else _measured(a.name)
-            lines.append(f"| {variant} | {a.change} | {_cells(runs)} | `{command(a, 'S')}` |")
+            lines.append(f"| {variant} | {a.change} | {_cells(_runs(a))} | `{command(a, 'S')}` |")
     return "\n".join(lines) + "\n"
 
 

@@ -50,3 +50,26 @@ def test_a_row_takes_its_own_runs_not_those_of_a_name_it_begins(tmp_path, monkey
     finished("sdlm-mu-0.1-samples-2000-s1", 1, 0.03)
     assert [r["test"] for r in ablations._measured("sdlm-mu-0.1")] == [0.01]
     assert [r["test"] for r in ablations._measured("sdlm-mu-0.1-samples-2000")] == [0.02, 0.03]
+
+
+def test_a_row_measured_by_a_reproduction_is_topped_up_with_its_own_runs(tmp_path, monkeypatch):
+    """distort-affine's first 3 seeds are the superseded reproduction's: ``--seeds 5`` runs
+    seeds 3 and 4 only, and the row then holds all five, each seed once."""
+    monkeypatch.setattr(ablations, "ROOT", tmp_path)
+    monkeypatch.setattr(ablations, "RUNS", tmp_path / "runs" / "ablations")
+    row = next(a for a in ablations.ABLATIONS if a.name == "distort-affine")
+    folder = tmp_path / "runs" / "summaries" / Path(row.summaries).parent
+    folder.mkdir(parents=True)
+    for seed in range(3):
+        summary = {"status": "finished", "seed": seed, "test_error": 0.01, "train_error": 0.0,
+                   "train_seconds": 1.0}  # fmt: skip
+        (folder / f"lenet5-distort-manual-seed{seed}.json").write_text(json.dumps(summary))
+    mine = [c for c in ablations.commands(5) if "distort-affine-s" in c]
+    assert [c.split("--seed ")[1].split()[0] for c in mine] == ["3", "4"]
+    for seed in (2, 3):  # a run of a seed the summaries hold is not counted twice
+        run = tmp_path / "runs" / "ablations" / f"distort-affine-s{seed}"
+        run.mkdir(parents=True)
+        record = {"status": "finished", "epochs_done": 20, "config": {"epochs": 20, "seed": seed},
+                  "final": {"test_error": 0.02, "train_error": 0.0}, "train_seconds": 1.0}  # fmt: skip
+        (run / "results.json").write_text(json.dumps(record))
+    assert [r["seed"] for r in ablations._runs(row)] == [0, 1, 2, 3]
