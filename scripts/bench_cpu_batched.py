@@ -2,9 +2,11 @@
 of lenet5-modern (forward, loss, backward, Adam's step) on real MNIST batches, both
 implementations, measured side by side in one run.
 
-Levers: oneDNN's kernels on or off, channels-last memory format (autograd: the network and
-its inputs; manual: the inputs), ``torch.compile`` of the whole update (its compilation timed
-apart), and the host syncs a loop would add (``.item()`` of the loss after every update).
+Levers: oneDNN's kernels on or off, channels-last memory format (``Engine.channels_last``: the
+convolution weights and the inputs, so every map lies N×H×W×C; what ``--memory-format auto``
+takes for these updates), ``torch.compile`` of the whole update (its compilation timed apart),
+and the host syncs a loop would add (``.item()`` of the loss after every update). The other
+variants run contiguous.
 
     OMP_NUM_THREADS=2 python scripts/bench_cpu_batched.py --data-dir ../shared/data/mnist
 
@@ -33,8 +35,8 @@ from lecnn.training.engine import Engine, make_engine
 def engine_for(impl: str, channels_last: bool) -> tuple[Engine, object]:
     cfg = TrainConfig(model="lenet5-modern", impl=impl, optimizer="adam", lr=1e-3).resolved()
     engine = make_engine(get_spec("lenet5-modern"), impl, seed=0, device=torch.device("cpu"))
-    if channels_last and impl == "autograd":  # the same Parameters, their storage reordered
-        engine.net.to(memory_format=torch.channels_last)
+    if channels_last:
+        engine.channels_last()
     return engine, make_optimizer(cfg)
 
 
@@ -68,11 +70,8 @@ def main() -> None:
             plain = None
             for variant in ("plain", "oneDNN off", "channels-last", "item() each update",
                             "torch.compile"):  # fmt: skip
-                last = variant == "channels-last"
-                batches = [(x[i * bs:(i + 1) * bs].contiguous(
-                    memory_format=torch.channels_last if last else torch.contiguous_format),
-                    y[i * bs:(i + 1) * bs]) for i in range(8)]  # fmt: skip
-                engine, opt = engine_for(impl, last)
+                batches = [(x[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]) for i in range(8)]
+                engine, opt = engine_for(impl, variant == "channels-last")
                 params = engine.params()
                 extra = ""
                 if variant == "torch.compile":

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lecnn.data import make_generator, pass_order
-from lecnn.training import compiled
+from lecnn.training import compiled, loop
 from lecnn.training.compiled import PAYS_AFTER, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer
 from lecnn.training.engine import encode_targets, make_engine
@@ -24,7 +24,7 @@ CASES = [
     ("lecun1989-modern", {"batch_size": 1}, 4),  # Adam, dropout
     # the 1998 protocol, over 2 passes: SDLM's curvature is re-estimated between them
     ("lenet5", {"batch_size": 1, "optimizer": "sdlm", "lr": 0.0005, "epochs": 2}, 2),
-    ("lenet5-modern", {"batch_size": 8}, 1),  # Adam, batches
+    ("lenet5-modern", {"batch_size": 8}, 2),  # Adam, batches: a chunk of two, as on CUDA
     ("mlp", {"batch_size": 8, "optimizer": "momentum", "weight_decay": 1e-4}, 1),
 ]
 
@@ -60,7 +60,7 @@ def test_compiled_and_eager_take_the_same_steps(
     model, settings, per_call, impl, data64, tmp_path, monkeypatch
 ):
     # fewer updates per call than a real run: each unrolled update adds compile time
-    monkeypatch.setitem(compiled.PER_CALL, "cpu", per_call)
+    monkeypatch.setattr(loop, "updates_per_call", lambda device, batch_size: per_call)
     eager, eager_losses = _run(model, impl, settings, data64, tmp_path, "off")
     before = torch.get_rng_state()
     comp, comp_losses = _run(model, impl, settings, data64, tmp_path, "on")
@@ -87,6 +87,16 @@ def test_compiled_and_eager_take_the_same_steps(
     h_e, h_c = eager.progress.history[-1], comp.progress.history[-1]
     assert h_c["train_loss"] == pytest.approx(h_e["train_loss"], rel=1e-9)
     assert h_c["train_error"] == h_e["train_error"]
+
+
+def test_a_call_takes_a_chunk_of_updates_per_example_and_of_batches_on_cuda():
+    cuda = torch.device("cuda")
+    assert compiled.updates_per_call(CPU, 1) == compiled.PER_CALL["cpu"]
+    assert compiled.updates_per_call(CPU, 256) == 1  # the CPU's batches: arithmetic-bound
+    assert compiled.updates_per_call(cuda, 1) == compiled.PER_CALL["cuda"]
+    assert compiled.updates_per_call(cuda, 256) == compiled.PER_CALL["cuda"]
+    assert compiled.updates_per_call(cuda, 4096) == compiled.CHUNK_EXAMPLES // 4096
+    assert compiled.updates_per_call(cuda, 10**6) == 1
 
 
 def test_compile_off_is_eager_training_bit_for_bit(data64, tmp_path):
@@ -133,17 +143,20 @@ def test_short_runs_stay_eager_and_say_so(data64, tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not present here")
 @pytest.mark.parametrize("impl", ["manual", "autograd"])
-def test_cuda_graph_update_takes_the_eager_steps(impl, mnist_dir, tmp_path):
+@pytest.mark.parametrize(("model", "batch"), [("lecun1989", 1), ("lenet5-modern", 64)])
+def test_cuda_graph_update_takes_the_eager_steps(impl, model, batch, mnist_dir, tmp_path):
+    """Per example, and a chunk of batches per graph (40 batches: one chunk of 32, 8 eager)."""
     cuda = torch.device("cuda")
-    data = load_data(TrainConfig(model="lecun1989", data_dir=str(mnist_dir)), cuda, torch.float64)
+    data = load_data(TrainConfig(model=model, data_dir=str(mnist_dir)), cuda, torch.float64)
     runs = {}
     for compile_ in ("off", "on"):
-        cfg = TrainConfig(model="lecun1989", impl=impl, dtype="float64", device="cuda",
-                          epochs=1, limit=256, compile=compile_,
-                          logdir=str(tmp_path / compile_))  # fmt: skip
+        cfg = TrainConfig(model=model, impl=impl, dtype="float64", device="cuda",
+                          epochs=1, limit=256 if batch == 1 else 40 * batch, batch_size=batch,
+                          compile=compile_, logdir=str(tmp_path / compile_))  # fmt: skip
         trainer = Trainer(cfg, data=data, progress_bar=False)
         trainer.run()
         runs[compile_] = trainer
-    assert runs["on"].compiled and runs["on"].update.per_call == compiled.PER_CALL["cuda"]
+    assert runs["on"].compiled
+    assert runs["on"].update.per_call == compiled.updates_per_call(cuda, batch)
     rel = _max_rel(runs["off"].engine.state_dict(), runs["on"].engine.state_dict())
     assert max(rel.values()) < 1e-9, rel

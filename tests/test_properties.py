@@ -120,6 +120,27 @@ def test_conv_equals_its_twin_for_any_geometry(case, seed):
     assert_layer_equals_twin(*case, seed)
 
 
+@given(conv_layers(), st.integers(0, 2**16))
+def test_conv_laid_out_channels_last_equals_itself_contiguous(case, seed):
+    """The same layer, its weights and input channels-last (``--memory-format``), on every
+    method: the same y, dx and gradients, and the weights stay channels-last."""
+    import copy
+
+    from lecnn.training.engine import lay_out
+
+    layer, shape = case
+    _, x, g = pair(layer, shape, seed)
+    last = copy.deepcopy(layer).to(memory_format=torch.channels_last)
+    y, y_last = layer.forward(x), last.forward(lay_out(x, torch.channels_last))
+    dy = torch.randn(y.shape, generator=g, dtype=D)
+    dx, dx_last = layer.backward(dy), last.backward(lay_out(dy, torch.channels_last))
+    rows = [parity.compare("y", "y", y_last, y), parity.compare("dx", "dx", dx_last, dx)]
+    rows += [parity.compare(k, f"d{k}", last.grads[k], layer.grads[k]) for k in layer.grads]
+    bad = [r for r in rows if r.max_rel > TOL]
+    assert not bad, bad
+    assert last.params["weight"].is_contiguous(memory_format=torch.channels_last)
+
+
 @given(pool_layers(), st.integers(0, 2**16))
 def test_pooling_and_subsampling_equal_their_twins(case, seed):
     assert_layer_equals_twin(*case, seed)

@@ -1,6 +1,6 @@
 """``lecnn train --resume RUN`` tells a flag given from a flag left out, for every flag the parser
 builds from ``TrainConfig``: given, even with the default's value, it is applied (data, device,
-compile, passes) or refused in one line when it differs from the run's own; left out, the run's
+compile, memory format, passes) or refused in one line when it differs from the run's own; left out, the run's
 own setting stays."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SAVED = dict(
     epochs=4, batch_size=4, lr=0.01, optimizer="momentum", schedule="linear", augment=True,
     weight_decay=0.001, seed=3, deterministic=False, dtype="float64", logdir="/runs/it",
     eval_every=2, log_every=5, limit=100, order="fixed", augment_kind="shift1", compile="off",
+    memory_format="contiguous",
 )  # fmt: skip
 #: per flag, the command line that gives a value other than the run's (the default where it has
 #: one: `--seed 0`, `--compile auto`, `--device auto` are the cases that were silently dropped)
@@ -37,7 +38,7 @@ GIVEN = {
     "eval_every": ["--eval-every", "1"], "log_every": ["--log-every", "7"],
     "limit": ["--limit", "50"], "order": ["--order", "shuffle"],
     "augment_kind": ["--augment-kind", "affine"], "compile": ["--compile", "auto"],
-    "recipe": ["--recipe", "fast"],
+    "recipe": ["--recipe", "fast"], "memory_format": ["--memory-format", "auto"],
 }  # fmt: skip
 CKPT = {"progress": {"epoch": 2}}
 

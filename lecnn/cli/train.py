@@ -12,6 +12,7 @@ from lecnn.cli.common import Parser, add_config_flags
 from lecnn.device import describe_device
 from lecnn.models import count
 from lecnn.training.config import RECIPES, TrainConfig
+from lecnn.training.resume import MAY_CHANGE
 
 
 def add_parser(sub) -> None:
@@ -26,7 +27,7 @@ def add_parser(sub) -> None:
         "--resume",
         metavar="RUN_DIR",
         help="continue a run from its checkpoint; with --epochs N, extend it to N passes "
-        "(--data-dir, --device and --compile may change, other settings stay the run's own)",
+        f"({MAY_CHANGE} may change, other settings stay the run's own)",
     )
     p.add_argument(
         "--overwrite",

@@ -41,6 +41,22 @@ class Counts:
 LAYERS: dict[str, type[Layer]] = {}
 
 
+def moved(
+    t: torch.Tensor,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+    memory_format: torch.memory_format | None = None,
+) -> torch.Tensor:
+    """``t`` on ``device``; floating-point tensors in ``dtype``, 4-D ones in ``memory_format``
+    (None: each as it is)."""
+    layout = memory_format if memory_format is not None and t.dim() == 4 else None
+    return t.to(
+        device=device,
+        dtype=dtype if t.is_floating_point() else None,
+        memory_format=layout or torch.preserve_format,
+    )
+
+
 class Layer:
     """A layer with hand-written forward and backward passes (no autograd).
 
@@ -120,20 +136,25 @@ class Layer:
         """Training or evaluation mode (only layers that differ, like Dropout, care)."""
 
     def to(
-        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+        self,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        memory_format: torch.memory_format | None = None,
     ) -> Layer:
-        """Move parameters, gradients and buffers (floating-point ones take ``dtype``)."""
-
-        def move(t: torch.Tensor) -> torch.Tensor:
-            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
-
+        """Move parameters, gradients and buffers (floating-point ones take ``dtype``; 4-D ones
+        ``memory_format``, as ``torch.nn.Module.to`` does)."""
         for d in (self.params, self.grads, self.buffers):
             for k in d:
-                d[k] = move(d[k])
-        self._moved(device, dtype)
+                d[k] = moved(d[k], device, dtype, memory_format)
+        self._moved(device, dtype, memory_format)
         return self
 
-    def _moved(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
+    def _moved(
+        self,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+        memory_format: torch.memory_format | None,
+    ) -> None:
         """Hook for layers holding other tensors (masks, caches)."""
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -144,8 +165,8 @@ class Layer:
         """Copies of ``state``'s tensors (from either implementation), kept on this layer's
         device and dtype."""
         for d in (self.params, self.buffers):
-            for k in d:
-                d[k] = state[k].detach().to(device=d[k].device, dtype=d[k].dtype).clone()
+            for k in d:  # into a new tensor laid out as the old one (channels-last stays so)
+                d[k] = torch.empty_like(d[k]).copy_(state[k].detach())
         self._loaded()
 
     def _loaded(self) -> None:
@@ -241,10 +262,13 @@ class Sequential(Layer):
             layer.train(mode)
 
     def to(
-        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+        self,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        memory_format: torch.memory_format | None = None,
     ) -> Sequential:
         for layer in self.layers:
-            layer.to(device, dtype)
+            layer.to(device, dtype, memory_format)
         return self
 
     def state_dict(self) -> dict[str, torch.Tensor]:

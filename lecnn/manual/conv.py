@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecnn.manual.base import Counts, Layer
+from lecnn.manual.base import Counts, Layer, moved
 from lecnn.manual.init import check_scheme, fan_in_weights, uniform
 
 
@@ -191,8 +191,13 @@ class Conv2d(ConvGeometry, Layer):
     # tap wins on large batches
     col2im_taps_from = 1 << 18
 
-    def _moved(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
-        self.mask = self.mask.to(device=device, dtype=dtype)
+    def _moved(
+        self,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+        memory_format: torch.memory_format | None,
+    ) -> None:
+        self.mask = moved(self.mask, device, dtype, memory_format)
 
     def _loaded(self) -> None:
         self.mask = self.mask.to(self.params["weight"])
@@ -323,7 +328,7 @@ class Conv2d(ConvGeometry, Layer):
         n = self.a.shape[0]
         hout, wout = self.output_size(self.x_shape[2:])
         self.fields = self.columns()
-        y = self._weight().view(self.out_channels, -1) @ self.fields  # C_out×(N·L)
+        y = self._weight().reshape(self.out_channels, -1) @ self.fields  # C_out×(N·L)
         return y.view(self.out_channels, n, hout, wout).transpose(0, 1)
 
     def _backward_unfold(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

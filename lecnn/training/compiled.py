@@ -25,8 +25,10 @@ from lecnn.manual.optim import Optimizer
 from lecnn.training.engine import Engine
 
 #: updates per compiled call: per-example updates share one call's fixed cost (measured in
-#: scripts/bench_train.py); batches are large enough to go one at a time
+#: scripts/bench_train.py); so do batched CUDA updates (``updates_per_call``)
 PER_CALL = {"cpu": 8, "cuda": 32}
+#: at most this many examples in one CUDA graph's chunk of batches (its activations stay alive)
+CHUNK_EXAMPLES = 16_384
 #: below this many updates in a run, compiling costs more than it saves (``--compile auto``):
 #: per-example CPU runs save 100-600 µs an update against 10-60 s of compilation
 PAYS_AFTER = {"cpu": 100_000, "cuda": 2_000}
@@ -42,6 +44,19 @@ def use_compiled(choice: str, device: torch.device, batch_size: int, updates: in
     if kind is None or (kind == "cpu" and batch_size > 1):
         return False
     return updates >= PAYS_AFTER[kind]
+
+
+def updates_per_call(device: torch.device, batch_size: int) -> int:
+    """Updates one compiled call takes. Per example: ``PER_CALL``. Batched on CUDA: a chunk of
+    the pass as one graph launch (the host launches a graph, not each kernel, and never waits
+    inside it), up to ``CHUNK_EXAMPLES`` examples. Batched on the CPU: one, as the kernels'
+    arithmetic, not their launches, is what a batch costs there."""
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    if batch_size == 1:
+        return PER_CALL[kind]
+    if kind == "cuda":
+        return max(1, min(PER_CALL["cuda"], CHUNK_EXAMPLES // batch_size))
+    return 1
 
 
 class CompiledUpdate:

@@ -54,6 +54,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 DTYPES = ("float32", "float64")
 COMPILE_CHOICES = ("auto", "on", "off")
+LAYOUT_CHOICES = ("auto", "channels-last", "contiguous")
 
 
 def flag(help: str, kind: str = "text", **options: Any) -> dict[str, Any]:
@@ -174,6 +175,15 @@ class TrainConfig:
             choices=COMPILE_CHOICES,
         ),
     )
+    memory_format: str = field(
+        default="auto",
+        metadata=flag(
+            "how convolution maps lie in memory: channels-last (N×H×W×C, oneDNN's fastest on the "
+            "CPU) or contiguous (N×C×H×W); auto: channels-last for batched float32 updates on the "
+            "CPU, where it pays, contiguous elsewhere",
+            choices=LAYOUT_CHOICES,
+        ),
+    )
     recipe: str | None = field(
         default=None,
         metadata=flag(
@@ -246,6 +256,10 @@ class TrainConfig:
             augmentation(self.augment_kind)
         if self.compile not in COMPILE_CHOICES:
             raise LecnnError(f"--compile {self.compile!r}: choose {', '.join(COMPILE_CHOICES)}")
+        if self.memory_format not in LAYOUT_CHOICES:
+            raise LecnnError(
+                f"--memory-format {self.memory_format!r}: choose {', '.join(LAYOUT_CHOICES)}"
+            )
         if self.dtype not in DTYPES:
             raise LecnnError(f"--dtype {self.dtype!r}: choose float32 or float64")
         if self.schedule is not None:

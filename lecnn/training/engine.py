@@ -23,6 +23,28 @@ def encode_targets(labels: torch.Tensor, kind: str, dtype: torch.dtype) -> torch
     return onehot if kind == "onehot01" else onehot * 2 - 1
 
 
+def lay_out(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
+    """``x`` (N×C×H×W) in ``layout``. One channel's maps lie the same in either layout, and only
+    the strides tell the kernels which one to give their outputs: those are set, nothing moves."""
+    if layout != torch.channels_last or x.dim() != 4:
+        return x
+    if x.shape[1] == 1:
+        _, _, h, w = x.shape
+        return x.contiguous().as_strided(x.shape, (h * w, 1, w, 1))
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def use_channels_last(
+    choice: str, device: torch.device, dtype: torch.dtype, batch_size: int
+) -> bool:
+    """``--memory-format channels-last|contiguous|auto``; auto takes channels-last where it
+    measurably pays (runs/bench/bench_cpu_batched-cpu.txt): batched float32 updates on the CPU.
+    Per-example updates, float64 (no oneDNN kernels) and CUDA (not measured) stay contiguous."""
+    if choice != "auto":
+        return choice == "channels-last"
+    return device.type == "cpu" and dtype == torch.float32 and batch_size > 1
+
+
 class Engine:
     """A network, its loss and its gradients, for one implementation."""
 
@@ -31,6 +53,7 @@ class Engine:
     def __init__(self, spec: ModelSpec, net: Any, loss: Any) -> None:
         self.spec, self.net, self.loss = spec, net, loss
         self.group: Processes = SINGLE  # the processes sharing each batch
+        self.layout = torch.contiguous_format  # of the inputs and convolution weights
 
     @property
     def loss_averages(self) -> bool:
@@ -98,6 +121,17 @@ class Engine:
         """Training mode (dropout on) or evaluation mode."""
         raise NotImplementedError
 
+    def channels_last(self) -> None:
+        """Lay the convolution weights and every input out channels-last (N×H×W×C in memory),
+        so each layer's maps lie so too: the layout oneDNN's CPU kernels are fastest on
+        (scripts/bench_cpu_batched.py). Values, names and state dicts are unchanged."""
+        self.layout = torch.channels_last
+        self.net.to(memory_format=torch.channels_last)
+
+    def laid_out(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the engine's layout (a copy only where its elements must move)."""
+        return lay_out(x, self.layout)
+
     def manual_net(self) -> M.Sequential:
         """The network as hand-written layers (the curvature pass needs them)."""
         raise NotImplementedError
@@ -131,7 +165,7 @@ class ManualEngine(Engine):
     def train_step(
         self, x: torch.Tensor, target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.net.forward(x)
+        out = self.net.forward(self.laid_out(x))
         value = self.loss.forward(out, target)
         self.net.backward(self.loss.backward())
         if self.group.parallel:  # Σ over the ranks' shares: the global batch's gradient
@@ -146,7 +180,7 @@ class ManualEngine(Engine):
 
     @torch.no_grad()
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.forward(x)
+        return self.net.forward(self.laid_out(x))
 
     @torch.no_grad()
     def loss_value(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -161,6 +195,10 @@ class ManualEngine(Engine):
 
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)
+
+    def channels_last(self) -> None:
+        super().channels_last()
+        self._params = self.net.named_params()  # the layers hold new tensors
 
     def random_layers(self) -> list:
         return [layer for layer in self.net.walk() if isinstance(layer, M.Dropout)]
@@ -196,7 +234,7 @@ class AutogradEngine(Engine):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         for p in self._params.values():
             p.grad = None
-        out = self._forward(x)
+        out = self._forward(self.laid_out(x))
         value = self.loss(out, target)
         value.backward()
         return value.detach(), out.detach()
@@ -208,7 +246,7 @@ class AutogradEngine(Engine):
         compiled program cannot contain): ``grad`` of the loss as a function of the parameters."""
 
         def loss_of(params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-            out = torch.func.functional_call(self.net, params, (x,))
+            out = torch.func.functional_call(self.net, params, (self.laid_out(x),))
             return self.loss(out, target), out.detach()
 
         params = {k: p.detach() for k, p in self._params.items()}
@@ -224,7 +262,7 @@ class AutogradEngine(Engine):
 
     @torch.no_grad()
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(self.laid_out(x))
 
     @torch.no_grad()
     def loss_value(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -255,9 +293,10 @@ def make_engine(
     device: torch.device,
     dtype: torch.dtype = torch.float32,
     dropout: torch.Generator | None = None,
+    channels_last: bool = False,
 ) -> Engine:
     """The network ``spec`` for ``impl``, initialised from ``seed``, its dropout masks drawn
-    from ``dropout`` (the run's generator)."""
+    from ``dropout`` (the run's generator), laid out channels-last if asked."""
     engine: Engine
     if impl == "manual":
         net = build(spec, "manual", seed=seed, device=device, dtype=dtype)
@@ -266,4 +305,6 @@ def make_engine(
         twin = build(spec, "autograd", seed=seed, device=device, dtype=dtype)
         engine = AutogradEngine(spec, twin, build_loss(spec, "autograd"))
     engine.use_generator(dropout)
+    if channels_last:
+        engine.channels_last()
     return engine

@@ -21,10 +21,10 @@ from lecnn.manual.optim import Optimizer
 from lecnn.models import get_spec
 from lecnn.training.augment import augmentation
 from lecnn.training.checkpoint import FILENAME, load_checkpoint
-from lecnn.training.compiled import PER_CALL, CompiledUpdate, use_compiled
+from lecnn.training.compiled import CompiledUpdate, updates_per_call, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
 from lecnn.training.distributed import SINGLE, Processes, check_split, join, launched
-from lecnn.training.engine import Engine, encode_targets, make_engine
+from lecnn.training.engine import Engine, encode_targets, make_engine, use_channels_last
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.interrupt import sigint_calls
 from lecnn.training.lockstep import Stretch, run_pass
@@ -137,6 +137,7 @@ class Trainer:
         self.engine: Engine = make_engine(
             self.spec, cfg.impl, seed=cfg.seed, device=self.device, dtype=self.dtype,
             dropout=dropout,
+            channels_last=use_channels_last(cfg.memory_format, self.device, self.dtype, cfg.batch_size),
         )  # fmt: skip
         self.state = RunState(
             cfg,
@@ -160,8 +161,7 @@ class Trainer:
         )
         self.update = None
         if self.compiled:
-            per_call = PER_CALL["cuda" if self.device.type == "cuda" else "cpu"]
-            per_call = per_call if cfg.batch_size == 1 else 1
+            per_call = updates_per_call(self.device, cfg.batch_size)
             self.update = CompiledUpdate(self.engine, self.state.optimizer, per_call)
         if ckpt is not None:
             self.state.restore(ckpt, self.checkpoint_path)

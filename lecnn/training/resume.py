@@ -18,7 +18,8 @@ from lecnn.errors import LecnnError
 from lecnn.training.config import TrainConfig
 
 #: how the run is computed, not what: these may change when it resumes
-RELOCATABLE = ("data_dir", "device", "compile")
+RELOCATABLE = ("data_dir", "device", "compile", "memory_format")
+#: the flags that may change, as help texts and messages name them
 _DEFAULT = TrainConfig()
 
 
@@ -30,6 +31,10 @@ def first_line(e: BaseException, limit: int = 160) -> str:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+#: the flags that may change, as help texts and messages name them
+MAY_CHANGE = ", ".join(_flag(n) for n in ("epochs", *RELOCATABLE))
 
 
 def resumed_config(
@@ -65,7 +70,7 @@ def resumed_config(
         elif value != getattr(saved, f.name):
             raise LecnnError(
                 f"{_flag(f.name)} {value}: the resumed run was started with {_flag(f.name)} "
-                f"{getattr(saved, f.name)}; a resumed run keeps its settings (only --epochs, "
-                "--data-dir, --device and --compile may change): start a new run for other settings"
+                f"{getattr(saved, f.name)}; a resumed run keeps its settings (only {MAY_CHANGE} "
+                "may change): start a new run for other settings"
             )
     return out
