@@ -20,6 +20,7 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -40,16 +41,31 @@ def engine_for(impl: str, channels_last: bool) -> tuple[Engine, object]:
     return engine, make_optimizer(cfg)
 
 
-def timed(step, batches, updates: int, repeats: int) -> list[float]:
-    """ms per update of each round (the first round untimed: warm-up)."""
-    out = []
-    for r in range(repeats + 1):
+VARIANTS = ("plain", "oneDNN off", "channels-last", "item() each update", "torch.compile")
+
+
+def make_step(impl: str, variant: str, batches: list) -> tuple[Callable[..., None], str]:
+    """One update of ``impl`` as ``variant`` takes it, and what building it cost (compiling)."""
+    engine, opt = engine_for(impl, variant == "channels-last")
+    if variant == "torch.compile":
+        update = CompiledUpdate(engine, opt, 1)
+
+        def compiled(xb: torch.Tensor, yb: torch.Tensor) -> None:
+            update(xb[None], yb[None], [1e-3])
+
         start = time.perf_counter()
-        for i in range(updates):
-            step(*batches[i % len(batches)])
-        if r:
-            out.append(1e3 * (time.perf_counter() - start) / updates)
-    return out
+        compiled(*batches[0])
+        compiled(*batches[1])  # the first call runs eagerly; the second compiles
+        return compiled, f"  (compiling {time.perf_counter() - start:.1f} s)"
+    params = engine.params()
+
+    def eager(xb: torch.Tensor, yb: torch.Tensor) -> None:
+        loss, _ = engine.train_step(xb, yb)
+        opt.step(params, engine.grads())
+        if variant == "item() each update":
+            float(loss)
+
+    return eager, ""
 
 
 def main() -> None:
@@ -61,42 +77,28 @@ def main() -> None:
     ap.add_argument("--impls", default="autograd,manual")
     args = ap.parse_args()
     print(f"# {describe_machine(torch.device('cpu'))}; threads {torch.get_num_threads()}; "
-          f"ms per update, median of {args.repeats} rounds of {args.updates}", flush=True)  # fmt: skip
+          f"ms per update, median of {args.repeats} rounds of {args.updates}, the variants "
+          "taking turns round by round (the machine's speed drifts)", flush=True)  # fmt: skip
     digits = load_mnist(args.data_dir)
     x, y = standardize(digits.train_images), digits.train_labels
     print(f"{'impl':9s} {'batch':>5s} {'variant':28s} {'ms/update':>9s} {'× plain':>7s}")
     for bs in map(int, args.batch_sizes.split(",")):
-        for impl in args.impls.split(","):
-            plain = None
-            for variant in ("plain", "oneDNN off", "channels-last", "item() each update",
-                            "torch.compile"):  # fmt: skip
-                batches = [(x[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]) for i in range(8)]
-                engine, opt = engine_for(impl, variant == "channels-last")
-                params = engine.params()
-                extra = ""
-                if variant == "torch.compile":
-                    update = CompiledUpdate(engine, opt, 1)
-
-                    def step(xb, yb, update=update):
-                        update(xb[None], yb[None], [1e-3])
-
+        batches = [(x[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]) for i in range(8)]
+        cases = [(impl, v) for impl in args.impls.split(",") for v in VARIANTS]
+        steps = {case: make_step(*case, batches) for case in cases}
+        times: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
+        for r in range(args.repeats + 1):  # the first round untimed: warm-up
+            for case in cases:
+                with onednn(case[1] != "oneDNN off"):
                     start = time.perf_counter()
-                    step(*batches[0])
-                    step(*batches[1])  # the first call runs eagerly; the second compiles
-                    extra = f"  (compiling {time.perf_counter() - start:.1f} s)"
-                else:
-
-                    def step(xb, yb, engine=engine, opt=opt, params=params, v=variant):
-                        loss, _ = engine.train_step(xb, yb)
-                        opt.step(params, engine.grads())
-                        if v == "item() each update":
-                            float(loss)
-
-                with onednn(variant != "oneDNN off"):
-                    ms = statistics.median(timed(step, batches, args.updates, args.repeats))
-                plain = plain or ms
-                print(f"{impl:9s} {bs:5d} {variant:28s} {ms:9.2f} {ms / plain:7.2f}{extra}",
-                      flush=True)  # fmt: skip
+                    for i in range(args.updates):
+                        steps[case][0](*batches[i % len(batches)])
+                    if r:
+                        times[case].append(1e3 * (time.perf_counter() - start) / args.updates)
+        for impl, variant in cases:
+            ms, plain = (statistics.median(times[c]) for c in ((impl, variant), (impl, "plain")))
+            print(f"{impl:9s} {bs:5d} {variant:28s} {ms:9.2f} {ms / plain:7.2f}"
+                  f"{steps[impl, variant][1]}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
