@@ -67,20 +67,26 @@ def timed_predictions(predict, x: torch.Tensor, device) -> tuple[torch.Tensor, f
     return pred, (time.perf_counter() - start) * 1000 / len(x)
 
 
-def _trained(row: Classifier, ctx: Context) -> Measured:
-    """A network trained with lecnn's loop, timed, then timed classifying the test set."""
+def trained(digits: Digits, device: torch.device, **settings: Any) -> tuple[Any, float]:
+    """A run of lecnn's loop with ``settings`` (``TrainConfig``'s fields) on ``digits``, its
+    folder thrown away: (the finished ``Trainer``, its wall seconds from start to end)."""
     from lecnn.training.config import TrainConfig
     from lecnn.training.loop import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(
-            device=str(ctx.device), seed=ctx.seed, logdir=tmp, limit=ctx.limit, model=row.model,
-            epochs=ctx.passes.get(row.key), **row.overrides,
-        )  # fmt: skip
-        trainer = Trainer(cfg, data=cfg.prepare(ctx.data, ctx.device), progress_bar=False)
+        cfg = TrainConfig(device=str(device), logdir=tmp, **settings)
+        trainer = Trainer(cfg, data=cfg.prepare(digits, device), progress_bar=False)
         start = time.perf_counter()
         trainer.run()
-        seconds = time.perf_counter() - start
+        return trainer, time.perf_counter() - start
+
+
+def _trained(row: Classifier, ctx: Context) -> Measured:
+    """A network trained with lecnn's loop, timed, then timed classifying the test set."""
+    trainer, seconds = trained(
+        ctx.data, ctx.device, seed=ctx.seed, limit=ctx.limit, model=row.model,
+        epochs=ctx.passes.get(row.key), **row.overrides,
+    )  # fmt: skip
     engine, test = trainer.engine, trainer.data.test
     pred, ms = timed_predictions(lambda x: engine.predict(engine.outputs(x)), test.x, ctx.device)
     c = trainer.config

@@ -159,17 +159,10 @@ def mlp(data: Data, seed: int, passes: int, extras: dict[str, float],
 def lenet5(data: Data, seed: int, limit: int | None) -> Figures:
     """LeNet-5 (its modern form) trained by ``lecnn train --recipe fast``: the network with the
     structure of images built in (local receptive fields, shared weights, subsampling)."""
-    import tempfile
+    from lecnn.compare.classifiers import trained
 
-    from lecnn.training.config import TrainConfig
-    from lecnn.training.loop import Trainer
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(recipe="fast", model="lenet5-modern", seed=seed, logdir=tmp,
-                          limit=limit, device="cpu")  # fmt: skip
-        trainer = Trainer(cfg, data=cfg.prepare(data.digits, torch.device("cpu")),
-                          progress_bar=False)  # fmt: skip
-        _, seconds = timed(trainer.run)
+    trainer, seconds = trained(data.digits, torch.device("cpu"), recipe="fast",
+                               model="lenet5-modern", seed=seed, limit=limit)  # fmt: skip
     engine, prepared = trainer.engine, trainer.data
     count = sum(p.numel() for p in engine.state_dict().values())
     c = trainer.config
