@@ -117,3 +117,14 @@ def test_a_run_resumes_in_the_other_layout(mnist_dir, tmp_path):
     assert trainer.engine.layout == torch.contiguous_format
     result = trainer.run()
     assert result.results["epochs_done"] == 2
+
+
+def test_a_state_of_another_shape_is_refused_not_broadcast():
+    """Loading copies into the layer's own tensors (to keep their layout); a smaller tensor that
+    would broadcast into them is refused, naming the parameter."""
+    from lecnn import manual as M
+
+    layer = M.Linear(3, 2)
+    state = {**layer.state_dict(), "bias": torch.zeros(1)}
+    with pytest.raises(RuntimeError, match=r"bias: the state's shape \(1,\)"):
+        layer.load_state_dict(state)

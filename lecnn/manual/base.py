@@ -166,6 +166,11 @@ class Layer:
         device and dtype."""
         for d in (self.params, self.buffers):
             for k in d:  # into a new tensor laid out as the old one (channels-last stays so)
+                if state[k].shape != d[k].shape:  # copy_ would broadcast a smaller one silently
+                    raise RuntimeError(  # as torch.nn.Module.load_state_dict does
+                        f"{k}: the state's shape {tuple(state[k].shape)} is not the layer's "
+                        f"{tuple(d[k].shape)}"
+                    )
                 d[k] = torch.empty_like(d[k]).copy_(state[k].detach())
         self._loaded()
 
