@@ -103,6 +103,7 @@ def test_the_trainer_lays_its_engine_out_as_the_flag_says(mnist_dir, flags, want
     cfg = TrainConfig(**{**settings, **flags}, data_dir=str(mnist_dir))
     trainer = Trainer(cfg, data=load_data(cfg, CPU, torch.float32), progress_bar=False)
     assert trainer.engine.layout == (want or torch.contiguous_format)
+    assert trainer.engine.is_channels_last is (want is not None)
     w = trainer.engine.params()["3.weight"]  # C3: 16×6×5×5
     assert w.is_contiguous(memory_format=CL) is (want is not None)
 

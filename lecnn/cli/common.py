@@ -18,6 +18,11 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def passes(n: int) -> str:
+    """``n`` passes, as a sentence says it: "1 pass", "3 passes"."""
+    return f"{n} pass" + ("" if n == 1 else "es")
+
+
 def add_config_flags(
     p: argparse.ArgumentParser, names: Iterable[str] | None = None, *, given_only: bool = False
 ) -> list[str]:

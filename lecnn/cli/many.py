@@ -11,6 +11,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from lecnn.cli.common import passes
 from lecnn.errors import LecnnError
 from lecnn.training.config import TrainConfig
 
@@ -117,8 +118,7 @@ def line(r: dict[str, Any]) -> str:
     if status == "skipped":
         return f"{name}: finished before ({done}), skipped"
     return (
-        f"{name}: {done}, train error {r['train_error']:.2%}, {r['passes']} pass"
-        f"{'es' * (r['passes'] != 1)} in "
+        f"{name}: {done}, train error {r['train_error']:.2%}, {passes(r['passes'])} in "
         f"{r['train_seconds']:.1f} s of training"
     )
 

@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields
 
 from lecnn.cli import many
-from lecnn.cli.common import Parser, add_config_flags
+from lecnn.cli.common import Parser, add_config_flags, passes
 from lecnn.device import describe_device
 from lecnn.models import count
 from lecnn.training.config import RECIPES, TrainConfig
@@ -81,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"model: {cfg.model} ({cfg.impl}): {count(cfg.model)}")
     print(
-        f"training: {cfg.epochs} passes, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
-        f"{'compiled' if trainer.compiled else 'eager'} updates, "
+        f"training: {passes(cfg.epochs)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
+        f"{'compiled' if trainer.compiled else 'eager'} updates"
+        f"{' (channels-last)' if trainer.engine.is_channels_last else ''}, "
         f"schedule {trainer.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
     )
     result = trainer.run()
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     f = r["final"]
     print(
         f"done: {cfg.model}/{cfg.impl} test error {f['test_error']:.2%} ({f['test_misses']} misses), "
-        f"train error {f['train_error']:.2%}, {r['epochs_done']} passes in {r['train_seconds']:.1f} s "
+        f"train error {f['train_error']:.2%}, {passes(r['epochs_done'])} in {r['train_seconds']:.1f} s "
         f"of training on {r['device']}; results in {result.run_dir / 'results.json'}; "
         f"view with: tensorboard --logdir {result.run_dir.parent} (all runs there) or "
         f"tensorboard --logdir {result.run_dir} (this run)"

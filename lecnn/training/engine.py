@@ -128,6 +128,11 @@ class Engine:
         self.layout = torch.channels_last
         self.net.to(memory_format=torch.channels_last)
 
+    @property
+    def is_channels_last(self) -> bool:
+        """Whether ``channels_last`` laid the network out (run summaries say so)."""
+        return self.layout == torch.channels_last
+
     def laid_out(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` in the engine's layout (a copy only where its elements must move)."""
         return lay_out(x, self.layout)
