@@ -43,6 +43,9 @@ def test_a_channels_last_engine_computes_what_the_contiguous_one_does(impl, mode
         w.is_contiguous(memory_format=CL) and not w.is_contiguous()
         for w in _conv_weights(last).values()
     )
+    if impl == "manual":  # the connection masks travel with the weights (``carried``)
+        masks = [m.mask for m in last.net.walk() if hasattr(m, "mask") and m.mask.shape[1] > 1]
+        assert masks and all(m.is_contiguous(memory_format=CL) and m.dtype == D for m in masks)
     loss, out = plain.train_step(x, t)
     loss_last, out_last = last.train_step(x, t)
     rows = [parity.compare("loss", "loss", loss_last, loss)]

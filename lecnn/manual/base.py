@@ -77,11 +77,13 @@ class Layer:
     - ``counts``, its units, parameters and connections.
 
     A subclass that sets ``kind`` is registered in ``LAYERS`` under that name, which is how model
-    specs refer to it.
+    specs refer to it. ``carried`` names tensor attributes outside the state dict (a connection
+    mask) that ``to`` moves with the parameters.
     """
 
     kind: ClassVar[str] = ""
     saved: tuple[str, ...] = ()  # a class attribute; a layer whose state varies sets its own
+    carried: ClassVar[tuple[str, ...]] = ()  # tensor attributes ``to`` moves too
     #: ∂²E/∂w² per parameter, summed over the batch: what ``backward_curvature`` leaves
     hess: dict[str, torch.Tensor]
 
@@ -146,16 +148,9 @@ class Layer:
         for d in (self.params, self.grads, self.buffers):
             for k in d:
                 d[k] = moved(d[k], device, dtype, memory_format)
-        self._moved(device, dtype, memory_format)
+        for name in self.carried:
+            setattr(self, name, moved(getattr(self, name), device, dtype, memory_format))
         return self
-
-    def _moved(
-        self,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-        memory_format: torch.memory_format | None,
-    ) -> None:
-        """Hook for layers holding other tensors (masks, caches)."""
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Parameters and buffers by name, as the autograd twin's ``state_dict`` names them."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecnn.manual.base import Counts, Layer, moved
+from lecnn.manual.base import Counts, Layer
 from lecnn.manual.init import check_scheme, fan_in_weights, uniform
 
 
@@ -138,6 +138,7 @@ class Conv2d(ConvGeometry, Layer):
 
     kind = "conv"
     saved = ("x_shape", "a", "used", "fields")  # fields: im2col's columns, None by the others
+    carried = ("mask",)  # the connection table as 0/1 weights: not state, but moved with it
 
     def __init__(
         self,
@@ -190,14 +191,6 @@ class Conv2d(ConvGeometry, Layer):
     # F.fold call wins while launches dominate (per-example SGD, and always on a GPU), one add per
     # tap wins on large batches
     col2im_taps_from = 1 << 18
-
-    def _moved(
-        self,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-        memory_format: torch.memory_format | None,
-    ) -> None:
-        self.mask = moved(self.mask, device, dtype, memory_format)
 
     def _loaded(self) -> None:
         self.mask = self.mask.to(self.params["weight"])
