@@ -35,9 +35,8 @@ from lecnn.training.engine import Engine, make_engine
 
 def engine_for(impl: str, channels_last: bool) -> tuple[Engine, object]:
     cfg = TrainConfig(model="lenet5-modern", impl=impl, optimizer="adam", lr=1e-3).resolved()
-    engine = make_engine(get_spec("lenet5-modern"), impl, seed=0, device=torch.device("cpu"))
-    if channels_last:
-        engine.channels_last()
+    engine = make_engine(get_spec("lenet5-modern"), impl, seed=0, device=torch.device("cpu"),
+                         channels_last=channels_last)  # fmt: skip
     return engine, make_optimizer(cfg)
 
 

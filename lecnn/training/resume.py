@@ -19,7 +19,6 @@ from lecnn.training.config import TrainConfig
 
 #: how the run is computed, not what: these may change when it resumes
 RELOCATABLE = ("data_dir", "device", "compile", "memory_format")
-#: the flags that may change, as help texts and messages name them
 _DEFAULT = TrainConfig()
 
 
