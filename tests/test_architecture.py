@@ -134,20 +134,21 @@ def test_nothing_in_lecnn_uses_the_global_generator():
 
 
 def test_every_layer_with_weights_defines_its_initialisation():
-    """A layer with parameters says how they start (``reset_parameters(scheme, generator)``) and
-    draws them from the generator it is given: the same generator state, the same weights."""
+    """A layer with parameters is a ``WeightedLayer``: it says how they start
+    (``reset_parameters(scheme, generator)``, abstract there) and draws them from the generator it
+    is given: the same generator state, the same weights. A layer without is not one."""
     import torch
 
     from lecnn.checks import parity
-    from lecnn.manual import Layer
+    from lecnn.manual import WeightedLayer
 
     seen = set()
     for case in parity.layer_cases():
         layer = case.make()
+        assert isinstance(layer, WeightedLayer) == bool(layer.params), case.name
         if not layer.params:
             continue
         seen.add(type(layer))
-        assert type(layer).reset_parameters is not Layer.reset_parameters, case.name
         for scheme in ("torch", "lenet5"):
             layer.reset_parameters(scheme, torch.Generator().manual_seed(1))
             a = {k: v.clone() for k, v in layer.params.items()}
@@ -155,17 +156,125 @@ def test_every_layer_with_weights_defines_its_initialisation():
             assert all(torch.equal(a[k], layer.params[k]) for k in a), (case.name, scheme)
     assert {c.__name__ for c in seen} >= {"Linear", "Conv2d", "Subsampling"}
 
-    class Weighted(Layer):
-        def __init__(self) -> None:
-            super().__init__()
-            self.params["weight"] = torch.zeros(2)
 
-    try:
-        Weighted().reset_parameters("torch")
-    except NotImplementedError as e:
-        assert "does not define its initialisation" in str(e)
-    else:
-        raise AssertionError("a layer with weights and no initialisation was accepted")
+def test_a_layer_missing_part_of_the_contract_cannot_be_made():
+    """``Layer`` and ``Loss`` are abstract: a class without ``backward`` (or ``forward``), or a
+    weighted layer without ``reset_parameters``, fails when it is instantiated, not mid-run."""
+    import pytest
+    import torch
+
+    from lecnn.manual import Layer, Loss, WeightedLayer
+
+    class NoBackward(Layer):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    class NoInit(WeightedLayer):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+        def backward(self, dy: torch.Tensor) -> torch.Tensor:
+            return dy
+
+    class NoLossBackward(Loss):
+        def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return pred.sum()
+
+    for cls, missing in ((NoBackward, "backward"), (NoInit, "reset_parameters"),
+                         (NoLossBackward, "backward")):  # fmt: skip
+        with pytest.raises(TypeError, match=missing):
+            cls()
+
+
+def manual_layer_classes() -> list[type]:
+    """Every concrete subclass of ``Layer`` defined in lecnn.manual (registered or not)."""
+    import inspect
+
+    from lecnn.manual import Layer
+
+    found, todo = [], list(Layer.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("lecnn.manual") and not inspect.isabstract(cls):
+            found.append(cls)
+    return found
+
+
+def test_every_concrete_layer_has_the_whole_contract_on_itself():
+    """forward, backward and the curvature pass are the class's own (or a base's of its own
+    module, as ``Activation`` derives both passes back from ``slope``), never ``Layer``'s
+    placeholder; and a layer is one file: every class it is built from, outside base.py, lives
+    in its module, and no module of losses holds a layer."""
+    from lecnn.manual import Layer, Loss
+
+    classes = manual_layer_classes()
+    assert {c.__name__ for c in classes} >= {"Conv2d", "ReLU", "RBFOutput", "Sequential"}
+    for cls in classes:
+        for method in ("forward", "backward", "backward_curvature"):
+            owner = next(k for k in cls.__mro__ if method in vars(k))
+            assert owner is not Layer, f"{cls.__name__}.{method} is Layer's placeholder"
+        for base in cls.__mro__:
+            if (
+                base.__module__.startswith("lecnn.manual")
+                and base.__module__ != "lecnn.manual.base"
+            ):
+                assert base.__module__ == cls.__module__, (cls.__name__, base.__name__)
+    losses = {c.__module__ for c in Loss.__subclasses__()}
+    assert not losses & {c.__module__ for c in classes}, "a layer sits in a module of losses"
+
+
+#: what computes a derivative for you: autograd itself and the functional transforms, by name;
+#: the framework's kernels (``torch.ops.aten.*``, ``torch._C``, ``torch.nn.grad``) by their path
+BORROWED = ("autograd", "requires_grad", "requires_grad_", "enable_grad", "vjp", "jvp", "jacrev",
+            "jacfwd", "grad_fn")  # fmt: skip
+KERNEL_PATHS = ("ops.aten", "torch._C", "nn.grad", "torch.ops")
+
+
+def dotted(node: ast.AST) -> str:
+    """``a.b.c`` for an attribute chain (calls and subscripts in it read as their callee)."""
+    if isinstance(node, ast.Attribute):
+        return f"{dotted(node.value)}.{node.attr}"
+    if isinstance(node, (ast.Call, ast.Subscript)):
+        return dotted(node.func if isinstance(node, ast.Call) else node.value)
+    return getattr(node, "id", "")
+
+
+def borrowed_derivatives(source: str) -> list[str]:
+    """Lines of ``source`` that name autograd or reach into the framework's kernels."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute):
+            path = dotted(node)
+            if node.attr in BORROWED or any(k in path for k in KERNEL_PATHS):
+                found.append(f"line {node.lineno}: {path}")
+        elif isinstance(node, ast.Name) and node.id in BORROWED:
+            found.append(f"line {node.lineno}: {node.id}")
+    return found
+
+
+def test_the_derivative_checker_finds_planted_borrowings():
+    planted = (
+        "dx, dw, _ = torch.ops.aten.convolution_backward(dy, a, w)\n"
+        "class F(torch.autograd.Function): pass\n"
+        "x.requires_grad_(True)\n"
+        "g = torch.func.vjp(f, x)\n"
+    )
+    assert len({hit.split(":")[0] for hit in borrowed_derivatives(planted)}) == 4  # each line
+    plain = "dx = F.conv_transpose2d(dy, w)\ny = layer.backward(dy)\nz = self._backward_conv(d)\n"
+    assert borrowed_derivatives(plain) == []
+
+
+def test_no_derivative_kernel_or_autograd_in_the_manual_package():
+    """``lecnn.manual`` writes every backward with forward operations: it names no part of
+    autograd and calls no ``*_backward`` kernel (the bridge that carries a manual layer inside
+    autograd for gradcheck lives in lecnn/checks)."""
+    found = {
+        str(path.relative_to(LECNN)): hits
+        for path in sorted((LECNN / "manual").rglob("*.py"))
+        if (hits := borrowed_derivatives(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
 
 
 MAX_FUNCTION_LINES = 60

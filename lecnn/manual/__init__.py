@@ -9,27 +9,15 @@ Every layer has ``params`` and ``grads`` (same keys, ``torch.nn`` names and shap
 
 from lecnn.manual.activations import Activation, ReLU, ScaledTanh, Sigmoid, Tanh
 from lecnn.manual.backprop import back_prop_learning
-from lecnn.manual.base import LAYERS, Counts, Layer, Loss, Sequential
-from lecnn.manual.bridge import as_function, as_loss_function
+from lecnn.manual.base import LAYERS, Counts, Layer, Loss, Sequential, WeightedLayer
 from lecnn.manual.conv import Conv2d
 from lecnn.manual.dropout import Dropout
 from lecnn.manual.functional import functional_call, functional_grads, using
 from lecnn.manual.linear import Flatten, Linear
-from lecnn.manual.losses import MSELoss, RBFLoss, RBFOutput, SoftmaxCrossEntropy
-from lecnn.manual.optim import (
-    SDLM,
-    SGD,
-    Adam,
-    Constant,
-    Cosine,
-    InverseTime,
-    LinearDecay,
-    OneCycle,
-    PassLinear,
-    Steps,
-    Warmup,
-)
+from lecnn.manual.losses import MSELoss, RBFLoss, SoftmaxCrossEntropy
+from lecnn.manual.optim import SDLM, SGD, Adam
 from lecnn.manual.pooling import AvgPool2d, MaxPool2d, Subsampling
+from lecnn.manual.rbf import RBFOutput
 
 __all__ = [
     "LAYERS",
@@ -38,21 +26,15 @@ __all__ = [
     "Activation",
     "Adam",
     "AvgPool2d",
-    "Constant",
     "Conv2d",
-    "Cosine",
     "Counts",
     "Dropout",
     "Flatten",
-    "InverseTime",
     "Layer",
     "Linear",
-    "LinearDecay",
     "Loss",
-    "OneCycle",
     "MSELoss",
     "MaxPool2d",
-    "PassLinear",
     "RBFLoss",
     "RBFOutput",
     "ReLU",
@@ -60,16 +42,13 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "SoftmaxCrossEntropy",
-    "Steps",
     "Subsampling",
     "Tanh",
-    "Warmup",
-    "as_function",
-    "as_loss_function",
     "back_prop_learning",
     "functional_call",
     "functional_grads",
     "using",
+    "WeightedLayer",
 ]
 
 # a layer added to one of the modules above is exported by its own registration (``kind``)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 
 from lecnn.manual.base import Layer
@@ -19,16 +21,15 @@ class Activation(Layer):
     Curvature  ``d2x = d2y · g'(in)²``         (LeCun 1998, eq. 24, the g'' term dropped)
     """
 
+    @abstractmethod
     def slope(self) -> torch.Tensor:
         """``g'(in)`` for the last forward's input, from what forward saved."""
-        raise NotImplementedError
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         """``dx = dy · g'(in)``."""
         return dy * self.slope()
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
-        self.hess = {}
         slope = self.slope()
         return d2y * slope * slope
 

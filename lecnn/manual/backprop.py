@@ -36,9 +36,11 @@ def back_prop_learning(
     ``weight[j, i]``; the bias is the weight from a unit fixed at a_0 = 1). For each example:
 
     - ``a_i ← x_i`` for the input layer;
-    - ``in_j ← Σ_i w_ij a_i``, ``a_j ← g(in_j)`` for each later layer;
-    - ``Δ_j ← g'(in_j) (y_j − a_j)`` for each output unit;
-    - ``Δ_i ← g'(in_i) Σ_j w_ij Δ_j`` for each hidden unit, from the last hidden layer back;
+    - ``in_j ← Σ_i w_ij a_i``, ``a_j ← g(in_j)`` for each later layer (i a unit of the layer below,
+      j one of the layer above);
+    - ``Δ_k ← Err_k · g'(in_k)``, ``Err_k = y_k − a_k``, for each output unit k;
+    - ``Δ_j ← g'(in_j) Σ_k w_jk Δ_k`` for each hidden unit j (k the units of the layer above it),
+      from the last hidden layer back;
     - ``w_ij ← w_ij + α a_i Δ_j`` for every weight.
 
     It is gradient descent on ``½ Σ_k (y_k − a_k)²`` per example, so it equals ``SGD(lr=α/2)`` on
@@ -53,12 +55,12 @@ def back_prop_learning(
                 w, b = layer.params["weight"], layer.params["bias"]
                 in_j = w @ a[-1] + b
                 a.append(torch.sigmoid(in_j))
-            # g'(in_j) = g(in_j)(1 − g(in_j)) = a_j (1 − a_j)
+            # g'(in) = g(in)(1 − g(in)) = a (1 − a); the output deltas Δ_k first
             delta = [torch.empty(0)] * len(linear)
             a_out = a[-1]
             delta[-1] = a_out * (1 - a_out) * (y - a_out)
             for l in range(len(linear) - 2, -1, -1):
-                w_next = linear[l + 1].params["weight"]  # w_ij from this layer (i) to the next (j)
+                w_next = linear[l + 1].params["weight"]  # w_jk: this layer's j to the next's k
                 a_l = a[l + 1]
                 delta[l] = a_l * (1 - a_l) * (w_next.T @ delta[l + 1])
             for l, layer in enumerate(linear):

@@ -8,6 +8,7 @@ so ``dy`` at a unit's input is −Δ and the update ``w ← w − α dw`` is the
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,7 +58,7 @@ def moved(
     )
 
 
-class Layer:
+class Layer(ABC):
     """A layer with hand-written forward and backward passes (no autograd).
 
     ``params`` and ``grads`` are dicts with the same keys; names and shapes follow ``torch.nn`` so
@@ -70,11 +71,13 @@ class Layer:
       passes; ``needs_input_grad``, whether ``backward`` must return dx (a network's first layer
       need not: ``Sequential.backward`` tells it);
     - ``backward_curvature``, the diagonal second-derivative pass SDLM uses, which fills ``hess``
-      (same keys as ``params``);
-    - ``reset_parameters(scheme, generator)``, its initial weights by a scheme of
-      ``lecnn.manual.init``, every draw from ``generator``: a layer with ``params`` defines it,
-      and takes ``generator=`` in its constructor, which initialises it the ``torch`` way;
+      (same keys as ``params``; empty, as this base leaves it, for a layer without parameters);
+    - a layer with parameters derives from ``WeightedLayer``: ``reset_parameters(scheme,
+      generator)`` sets its initial weights by a scheme of ``lecnn.manual.init``, every draw from
+      ``generator``, and its constructor takes ``generator=`` and initialises it the ``torch`` way;
     - ``counts``, its units, parameters and connections.
+
+    ``forward`` and ``backward`` are abstract: a class missing one cannot be instantiated.
 
     A subclass that sets ``kind`` is registered in ``LAYERS`` under that name, which is how model
     specs refer to it. ``carried`` names tensor attributes outside the state dict (a connection
@@ -96,17 +99,18 @@ class Layer:
         self.params: dict[str, torch.Tensor] = {}
         self.grads: dict[str, torch.Tensor] = {}
         self.buffers: dict[str, torch.Tensor] = {}
+        self.hess = {}
         #: whether backward must return dx (the first layer of a network can skip it)
         self.needs_input_grad = True
 
+    @abstractmethod
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``y`` for input ``x``, keeping what ``saved`` names for the passes back."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
         """``dx = ∂L/∂x`` from ``dy = ∂L/∂y`` (None when ``needs_input_grad`` is off); fills
         ``grads`` with ``∂L/∂w`` summed over the batch. Call after ``forward`` on the same batch."""
-        raise NotImplementedError
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
         """The Gauss–Newton pass (LeCun et al. 1998, Appendix C): ``d2y ≈ ∂²E/∂y²`` per output
@@ -115,11 +119,11 @@ class Layer:
         in x is kept (RBF units). Call after a ``forward`` on the same batch."""
         raise NotImplementedError(f"{type(self).__name__} has no curvature pass")
 
-    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
-        """Initial weights by ``scheme`` (``lecnn.manual.init``), drawn from ``generator``. A layer
-        without parameters has nothing to set; one with parameters must say how."""
-        if self.params:
-            raise NotImplementedError(f"{type(self).__name__} does not define its initialisation")
+    def reset_parameters(  # noqa: B027 - optional: WeightedLayer makes it abstract
+        self, scheme: str, generator: torch.Generator | None = None
+    ) -> None:
+        """Initial weights by ``scheme``: a layer without parameters has nothing to set
+        (``WeightedLayer`` declares it for the layers that have some)."""
 
     def counts(self, x: torch.Tensor, y: torch.Tensor) -> Counts:
         """This layer's units, free parameters and connections for input ``x`` and output ``y``
@@ -134,7 +138,7 @@ class Layer:
         for k, p in self.params.items():
             self.grads[k] = torch.zeros_like(p)
 
-    def train(self, mode: bool = True) -> None:
+    def train(self, mode: bool = True) -> None:  # noqa: B027 - optional: only Dropout differs
         """Training or evaluation mode (only layers that differ, like Dropout, care)."""
 
     def to(
@@ -169,12 +173,26 @@ class Layer:
                 d[k] = torch.empty_like(d[k]).copy_(state[k].detach())
         self._loaded()
 
-    def _loaded(self) -> None:
+    def _loaded(self) -> None:  # noqa: B027 - an optional hook
         """Hook run after new parameters were loaded."""
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={tuple(v.shape)}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes})"
+
+
+class WeightedLayer(Layer):
+    """A layer with trainable parameters. Its constructor takes ``generator=`` (keyword) and
+    initialises the weights the ``torch`` way from it; ``reset_parameters`` is abstract, so a
+    layer with weights cannot leave out how they start."""
+
+    def __init__(self, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()  # the subclass makes its tensors, then calls reset_parameters
+
+    @abstractmethod
+    def reset_parameters(self, scheme: str, generator: torch.Generator | None = None) -> None:
+        """Initial weights by ``scheme`` (``lecnn.manual.init``), every draw from ``generator``
+        (torch's default one when None); the gradients zeroed."""
 
 
 class Sequential(Layer):
@@ -295,20 +313,21 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)"
 
 
-class Loss:
+class Loss(ABC):
     """A loss: ``forward(pred, target) -> scalar``, ``backward() -> dpred`` (∂Loss/∂pred) and
-    ``curvature() -> ∂²Loss/∂pred²`` (the diagonal, g''-free part the curvature pass starts from)."""
+    ``curvature() -> ∂²Loss/∂pred²`` (the diagonal, g''-free part the curvature pass starts from).
+    ``forward`` and ``backward`` are abstract."""
 
     #: True when the loss adds its examples up instead of averaging them
     sums_examples = False
 
+    @abstractmethod
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The loss of ``pred`` against ``target``, a 0-d tensor; keeps what ``backward`` needs."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backward(self) -> torch.Tensor:
         """``dpred = ∂Loss/∂pred`` for the last ``forward``."""
-        raise NotImplementedError
 
     def curvature(self) -> torch.Tensor:
         """``∂²Loss/∂pred²`` (its diagonal) for the last ``forward``: where the curvature pass

@@ -1,9 +1,10 @@
 """2-D convolution with LeCun's extras: connection tables, a padding value, per-unit biases.
 
-Two implementations of the same formulas sit side by side: ``_forward_loop``/``_backward_loop``
+Three implementations of the same formulas sit side by side: ``_forward_loop``/``_backward_loop``
 walk the output positions and read like the equations; ``_forward_unfold``/``_backward_unfold``
 lay every receptive field out as a column (im2col, via ``Tensor.unfold``) and turn the sums into
-matrix products. Tests hold the two equal; training uses the unfold one.
+matrix products; ``_forward_conv``/``_backward_conv`` write each sum as one call of the
+framework's forward convolution ops. Tests hold the three equal; ``method="auto"`` picks per batch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecnn.manual.base import Counts, Layer
+from lecnn.manual.base import Counts, WeightedLayer
 from lecnn.manual.init import check_scheme, fan_in_weights, uniform
 
 
@@ -26,7 +27,8 @@ def pair(v: int | Sequence[int]) -> tuple[int, int]:
 
 
 #: the three ways Conv2d computes the same sums: a loop over output positions (readable), im2col
-#: matrix products, and the framework's convolution kernels
+#: matrix products, and the framework's forward convolution ops (``conv2d`` and
+#: ``conv_transpose2d``; never its derivative kernels)
 METHODS = ("unfold", "loop", "conv")
 #: ``method="auto"`` (the default) picks per batch what measured fastest (scripts/bench_conv.py,
 #: runs/bench/bench_conv-cpu.txt): im2col for a few examples, where a kernel call's fixed cost
@@ -116,7 +118,7 @@ class ConvGeometry:
         return conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
 
 
-class Conv2d(ConvGeometry, Layer):
+class Conv2d(ConvGeometry, WeightedLayer):
     """Convolution: each output unit j at position (p, q) of map o is a weighted sum over its
     receptive field, shared weights across positions.
 
@@ -294,16 +296,29 @@ class Conv2d(ConvGeometry, Layer):
         return F.conv2d(self.a, self._weight(), stride=self.stride)  # Σ w a, correlated
 
     def _backward_conv(self, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``dw`` is the correlation of the input with ``dy``; ``dx`` the transposed convolution
-        of ``dy`` with the weights — the lecture's Δ_j = g'(in_j) Σ_k w_jk Δ_k for shared weights:
-        each input collects w·dy from every output whose field held it. Both from one call of the
-        framework's convolution backward kernel (the one autograd calls), which shares the work
-        between the two sums; the loop and im2col versions above spell them out."""
-        dx, dw, _ = torch.ops.aten.convolution_backward(
-            dy, self.a, self._weight(), None, self.stride, (0, 0), (1, 1), False, (0, 0), 1,
-            (self.needs_input_grad, True, False),
-        )  # fmt: skip
-        return dw, dx
+        """The two backward sums, each one call of the framework's *forward* convolution ops
+        (no derivative kernel): ``dw_{o,c,k,l} = Σ_{n,p,q} dy_{n,o,p,q} a_{n,c,s·p+k,s·q+l}`` is
+        the correlation of the input with ``dy`` (examples as the summed channels, ``dy`` as the
+        kernel, spread by the stride), and ``dx`` is the transposed convolution of ``dy`` with the
+        weights — the lecture's Δ_j = g'(in_j) Σ_k w_jk Δ_k for shared weights: each input collects
+        w·dy from every output whose field held it."""
+        return self.correlate_input(dy), self.transposed(dy) if self.needs_input_grad else None
+
+    def correlate_input(self, dy: torch.Tensor) -> torch.Tensor:
+        """``dw`` as ``F.conv2d`` of the input (C_in×N×H×W, examples as channels) with ``dy``
+        (C_out×N×H′×W′ as the kernel, dilated by the stride); where the stride leaves the last
+        rows or columns unread the result is larger than kh×kw and is cut back to it."""
+        kh, kw = self.kernel_size
+        dw = F.conv2d(self.a.transpose(0, 1), dy.transpose(0, 1), dilation=self.stride)
+        return dw[:, :, :kh, :kw].transpose(0, 1)
+
+    def transposed(self, dy: torch.Tensor) -> torch.Tensor:
+        """``dx`` on the padded input as ``F.conv_transpose2d(dy, w)``; ``output_padding`` gives
+        back the rows and columns a stride left unread (they receive nothing)."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        h, w = self.a.shape[2:]
+        unread = (h - (sh * (dy.shape[2] - 1) + kh), w - (sw * (dy.shape[3] - 1) + kw))
+        return F.conv_transpose2d(dy, self._weight(), stride=self.stride, output_padding=unread)
 
     # -- fast version: im2col -----------------------------------------------------------------
     # Receptive fields are laid out as columns, (C·kh·kw)×(N·L) with L = H′·W′ positions, so the

@@ -47,7 +47,6 @@ class Dropout(Layer):
         return dy if self.mask is None else dy * self.mask
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
-        self.hess = {}
         return d2y if self.mask is None else d2y * self.mask * self.mask
 
 

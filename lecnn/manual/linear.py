@@ -6,18 +6,19 @@ import math
 
 import torch
 
-from lecnn.manual.base import Counts, Layer
+from lecnn.manual.base import Counts, Layer, WeightedLayer
 from lecnn.manual.init import check_scheme, fan_in_weights, uniform
 
 
-class Linear(Layer):
+class Linear(WeightedLayer):
     """Fully connected units: the lecture's weighted input sum.
 
     Forward  ``in_j = Σ_i w_ij a_i + b_j``                      (x: N×in → y: N×out)
     Backward ``∂L/∂w_ij = Σ_n a_i dy_j``  (the lecture's update term a_i Δ_j, summed over the batch)
              ``∂L/∂b_j  = Σ_n dy_j``
-             ``dx_i     = Σ_j w_ij dy_j`` (what the hidden-delta rule Δ_i = g'(in_i) Σ_j w_ij Δ_j
-             sums before the activation multiplies in g')
+             ``dx_i     = Σ_j w_ij dy_j`` (the sum of the hidden-delta rule
+             Δ_j = g'(in_j) Σ_k w_jk Δ_k, one layer down: there this layer's inputs i are the j
+             and its outputs j the k; the activation below multiplies in g')
 
     Curvature ``∂²E/∂w_ij² ≈ Σ_n a_i² d2y_j``, ``∂²E/∂b_j² ≈ Σ_n d2y_j``, ``d2x_i = Σ_j w_ij² d2y_j``
 
@@ -100,5 +101,4 @@ class Flatten(Layer):
         return dy.reshape(self.shape)
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
-        self.hess = {}
         return d2y.reshape(self.shape)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecnn.manual.base import Counts, Layer
+from lecnn.manual.base import Counts, Layer, WeightedLayer
 from lecnn.manual.conv import pair
 
 
@@ -76,12 +76,11 @@ class AvgPool2d(Pool):
         return dx
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
-        self.hess = {}
         kh, kw = self.kernel_size
         return self.backward(d2y) / (kh * kw)  # slope 1/(kh·kw), squared
 
 
-class Subsampling(Layer):
+class Subsampling(WeightedLayer):
     """LeNet's subsampling layer: the 2×2 average (or sum) of each map, times a trainable
     coefficient, plus a trainable bias, one of each per map (LeCun et al. 1998, layer S2: "the four
     inputs to a unit in S2 are added, then multiplied by a trainable coefficient"). With
@@ -172,9 +171,10 @@ class MaxPool2d(Pool):
     Shapes: N×C×H×W → N×C×H′×W′, H′ = ⌊(H − kh)/s⌋ + 1; ``stride`` defaults to ``kernel_size``.
 
     ``method``: ``"fields"`` lays each window out as a column, takes its max and scatters ``dy``
-    back to the winners (the formulas as written); ``"kernel"`` (the default) runs the same rule
-    on the framework's max-pooling kernels, 2–7× faster on the CPU (LeNet-5's S2 at batch 256:
-    18.3 → 7.8 ms forward and backward). Tests hold the two equal, ties included.
+    back to the winners (the formulas as written); ``"kernel"`` (the default) finds the maxima
+    with the framework's max-pooling *forward* kernel, which records each window's winner as its
+    position in the map, and scatters ``dy`` to those positions with one ``scatter_add_`` (no
+    derivative kernel). Tests hold the two equal, ties, strides and overlapping windows included.
     """
 
     kind = "maxpool"
@@ -190,8 +190,8 @@ class MaxPool2d(Pool):
         if method not in self.METHODS:
             raise ValueError(f"method {method!r}: choose {', '.join(self.METHODS)}")
         self.method = method
-        # the kernel's backward reads the input itself; the fields form needs only its shape
-        extra = ("x",) if method == "kernel" else ("tiled",)
+        # the fields form remembers whether its windows tile the map (a reshape lays them out)
+        extra = () if method == "kernel" else ("tiled",)
         self.saved = ("x_shape", "out", "winner", *extra)
 
     def _fields(self, x: torch.Tensor) -> torch.Tensor:
@@ -207,7 +207,6 @@ class MaxPool2d(Pool):
         n, c, h, w = self.x_shape = x.shape
         self.out = _pool_geometry(x.shape, self.kernel_size, self.stride)
         if self.method == "kernel":  # winner: each window's winning position in its map
-            self.x = x
             y, self.winner = F.max_pool2d(x, self.kernel_size, self.stride, return_indices=True)
             return y
         (kh, kw), (hout, wout) = self.kernel_size, self.out
@@ -217,12 +216,10 @@ class MaxPool2d(Pool):
         return y.view(n, c, *self.out)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        if self.method == "kernel":
-            dx: torch.Tensor = torch.ops.aten.max_pool2d_with_indices_backward(
-                dy, self.x, self.kernel_size, self.stride, (0, 0), (1, 1), False, self.winner
-            )
-            return dx
         n, c, h, w = self.x_shape
+        if self.method == "kernel":  # dy scattered to the recorded winners, overlaps added
+            dx = dy.new_zeros(n, c, h * w)
+            return dx.scatter_add_(2, self.winner.flatten(2), dy.flatten(2)).view(n, c, h, w)
         (kh, kw), (hout, wout) = self.kernel_size, self.out
         dfields = dy.new_zeros(n, c, kh * kw, hout * wout)
         dfields.scatter_(2, self.winner.unsqueeze(2), dy.reshape(n, c, 1, -1))
@@ -234,5 +231,4 @@ class MaxPool2d(Pool):
         )
 
     def backward_curvature(self, d2y: torch.Tensor, dy: torch.Tensor | None = None) -> torch.Tensor:
-        self.hess = {}
         return self.backward(d2y)

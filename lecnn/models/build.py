@@ -49,10 +49,9 @@ def check_impl(impl: str) -> None:
 def make_layer(layer: L, generator: torch.Generator | None) -> M.Layer:
     """The manual layer ``layer`` names, its weights (if any) drawn from ``generator``."""
     cls = MANUAL[layer.kind]
-    if cls.reset_parameters is M.Layer.reset_parameters:  # nothing to initialise
-        return cls(**layer.kwargs)
-    # a layer with parameters takes generator= in its constructor (lecnn.manual.Layer says so)
-    return cls(**layer.kwargs, generator=generator)  # type: ignore[call-arg]
+    if issubclass(cls, M.WeightedLayer):  # its constructor draws its weights from generator=
+        return cls(**layer.kwargs, generator=generator)
+    return cls(**layer.kwargs)
 
 
 def build_manual(spec: ModelSpec, generator: torch.Generator | None = None) -> M.Sequential:

@@ -1,5 +1,6 @@
 """Run a manual layer's hand-written backward inside autograd, so ``torch.autograd.gradcheck``
-can verify it and manual layers can sit in autograd graphs."""
+can verify it and manual layers can sit in autograd graphs. It lives with the checks, outside
+``lecnn.manual``: the hand-written layers call no part of autograd, this carrier does."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import torch
 
-from lecnn.manual.base import Layer, Loss
+from lecnn.manual import Layer, Loss
 
 
 def as_function(layer: Layer) -> Callable[..., torch.Tensor]:
