@@ -6,6 +6,8 @@ and the compilation's cost (first pass minus second) apart.
 
     python scripts/bench_train.py --data-dir ../shared/data/mnist
     OMP_NUM_THREADS=1 python scripts/bench_train.py --models lecun1989,lenet5 --compile off,on
+    python scripts/bench_train.py --models lenet5-modern --batch-size 512,128 \\
+        --memory-formats channels-last,contiguous --repeats 3 --epochs-to-99 0
     python scripts/bench_train.py --devices cuda --models lenet5-modern --batch-sizes 128,512
 """
 
@@ -47,8 +49,9 @@ def warm_up(model, impl, device, data, batch_size=None):
 
 
 def timed_passes(
-    model, impl, device, data, compile_="off", batch_size=None, optimizer=None, limit=None
-):
+    model, impl, device, data, compile_="off", batch_size=None, optimizer=None, limit=None,
+    memory_format="auto",
+):  # fmt: skip
     """(seconds of each pass, batch size): one pass eagerly, two when compiled (the first holds
     the compilation)."""
     warm_up(model, impl, device, data, batch_size)
@@ -56,7 +59,7 @@ def timed_passes(
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(model=model, impl=impl, device=str(device), epochs=passes, logdir=tmp,
                           batch_size=batch_size, compile=compile_, optimizer=optimizer,
-                          eval_every=passes, limit=limit)  # fmt: skip
+                          eval_every=passes, limit=limit, memory_format=memory_format)  # fmt: skip
         trainer = Trainer(cfg, data=data, progress_bar=False)
         trainer.run()
         seconds = [h["train_seconds"] for h in trainer.progress.history]
@@ -104,11 +107,17 @@ def main() -> None:
     p.add_argument("--devices", default="cpu" + (",cuda" if torch.cuda.is_available() else ""))
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--impls", default="autograd,manual")
-    p.add_argument("--epochs-to-99", type=int, default=3, help="passes for the 99%% run")
+    p.add_argument(
+        "--epochs-to-99", type=int, default=3, help="passes for the 99%% run (0: no such run)"
+    )
     p.add_argument("--batch-sizes", default="128", help="batch sizes to try for the 99%% run")
     p.add_argument("--compile", default="off", help="off, on, or off,on for both side by side")
     p.add_argument("--optimizer", help="instead of each model's own (e.g. sdlm for lenet5)")
-    p.add_argument("--batch-size", type=int, help="instead of each model's own")
+    p.add_argument("--batch-size", help="instead of each model's own; several: 512,128")
+    p.add_argument(
+        "--memory-formats", default="auto", help="--memory-format values, alternating: auto, "
+        "channels-last, contiguous or channels-last,contiguous"
+    )  # fmt: skip
     p.add_argument("--per-call", type=int, help="updates per compiled call (default: PER_CALL)")
     p.add_argument("--limit", type=int, help="passes over the first N training digits only")
     p.add_argument("--recipe", help="time this recipe instead (e.g. fast), --seeds runs each")
@@ -119,6 +128,8 @@ def main() -> None:
         for kind in compiled.PER_CALL:
             compiled.PER_CALL[kind] = args.per_call
     modes = args.compile.split(",")
+    layouts = args.memory_formats.split(",")
+    batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [None]
     print(f"# threads: {torch.get_num_threads()}, updates per compiled call: {compiled.PER_CALL}")
     for dev_name in args.devices.split(","):
         device = select_device(dev_name)
@@ -139,8 +150,9 @@ def main() -> None:
                           + ", ".join(f"{t:.2f}" for t in secs)
                           + f"; mean {sum(secs) / len(secs):.2f} s", flush=True)  # fmt: skip
             continue
-        print(f"{'model':16s} {'impl':9s} {'compile':8s} {'batch':>5s} {'s/pass':>8s} "
-              f"{'images/s':>10s} {'µs/update':>10s} {'compiling s':>12s}")  # fmt: skip
+        print(f"{'model':16s} {'impl':9s} {'compile':8s} {'layout':13s} {'batch':>5s} "
+              f"{'s/pass':>8s} {'images/s':>10s} {'µs/update':>10s} "
+              f"{'compiling s':>12s}")  # fmt: skip
         cache = {}
         per_impl = {}
         for model in args.models.split(","):
@@ -149,33 +161,28 @@ def main() -> None:
                 cfg = TrainConfig(model=model, data_dir=args.data_dir)
                 cache[spec_input] = load_data(cfg, device, torch.float32)
             n = min(len(cache[spec_input].train), args.limit or len(cache[spec_input].train))
-            # --repeats: the implementations alternate pass by pass, so a slow spell of the
-            # machine falls on both; the ratio is of the medians
-            for impl, mode in [(i, m) for _ in range(args.repeats)
-                               for i in args.impls.split(",") for m in modes]:  # fmt: skip
+            # --repeats: the implementations (and layouts, batch sizes) alternate pass by pass,
+            # so a slow spell of the machine falls on all of them; the ratio is of the medians
+            variants = [(i, m, f, b) for i in args.impls.split(",") for m in modes
+                        for f in layouts for b in batch_sizes]  # fmt: skip
+            for impl, mode, layout, batch in variants * args.repeats:
                 seconds, bs = timed_passes(
-                    model,
-                    impl,
-                    device,
-                    cache[spec_input],
-                    mode,
-                    args.batch_size,
-                    args.optimizer,
-                    args.limit,
-                )
-                per_impl.setdefault((model, impl, mode), []).append(s := seconds[-1])
+                    model, impl, device, cache[spec_input], mode, batch, args.optimizer,
+                    args.limit, layout,
+                )  # fmt: skip
+                per_impl.setdefault((model, impl, mode, layout, bs), []).append(s := seconds[-1])
                 compiling = f"{seconds[0] - seconds[1]:12.1f}" if len(seconds) > 1 else ""
-                print(f"{model:16s} {impl:9s} {mode:8s} {bs:5d} {s:8.2f} {n / s:10,.0f} "
-                      f"{1e6 * s / -(-n // bs):10.1f} {compiling}", flush=True)  # fmt: skip
-        for model in args.models.split(","):
-            for mode in modes:
-                if (model, "manual", mode) in per_impl and (model, "autograd", mode) in per_impl:
-                    manual = statistics.median(per_impl[(model, "manual", mode)])
-                    auto = statistics.median(per_impl[(model, "autograd", mode)])
-                    print(f"{model} ({mode}): manual / autograd time per pass = "
-                          f"{manual / auto:.2f} (medians of {args.repeats}: {manual:.2f} s / "
-                          f"{auto:.2f} s)")  # fmt: skip
-        if "lenet5-modern" in args.models.split(","):
+                print(f"{model:16s} {impl:9s} {mode:8s} {layout:13s} {bs:5d} {s:8.2f} "
+                      f"{n / s:10,.0f} {1e6 * s / -(-n // bs):10.1f} {compiling}",
+                      flush=True)  # fmt: skip
+        for (model, impl, mode, layout, bs), times in per_impl.items():
+            auto = per_impl.get((model, "autograd", mode, layout, bs))
+            if impl == "manual" and auto:
+                manual, auto_s = statistics.median(times), statistics.median(auto)
+                print(f"{model} ({mode}, {layout}, batch {bs}): manual / autograd time per pass = "
+                      f"{manual / auto_s:.2f} (medians of {len(times)}: {manual:.2f} s / "
+                      f"{auto_s:.2f} s)")  # fmt: skip
+        if "lenet5-modern" in args.models.split(",") and args.epochs_to_99 > 0:
             data = cache[MODELS["lenet5-modern"].input]
             for bs in (int(b) for b in args.batch_sizes.split(",")):
                 for impl in args.impls.split(","):

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.checks import parity
+from lecnn.training import schedules
 
 D = torch.float64
 
@@ -47,22 +48,22 @@ def test_mse_defaults_to_the_mean_as_torch():
 
 
 def test_passlinear_rates_by_pass():
-    s = M.PassLinear(0.3, 0.25, epochs=5)
+    s = schedules.PassLinear(0.3, 0.25, epochs=5)
     assert [s(e, 0) for e in range(5)] == pytest.approx(
         [0.3 * (1 - e / 4 * 0.75) for e in range(5)]
     )
     assert s(4, 999) == pytest.approx(0.3 * 0.25)  # the last pass ends at end·lr
-    assert M.PassLinear(0.3, 0.25, epochs=1)(0, 0) == 0.3  # one pass: the first rate
+    assert schedules.PassLinear(0.3, 0.25, epochs=1)(0, 0) == 0.3  # one pass: the first rate
 
 
 def test_linear_decay_reaches_zero_at_its_total_even_for_one_update():
-    assert M.LinearDecay(1.0, 1)(0, 0) == 1.0 and M.LinearDecay(1.0, 1)(0, 1) == 0.0
-    assert M.LinearDecay(2.0, 4)(0, 2) == pytest.approx(1.0)
+    assert schedules.LinearDecay(1.0, 1)(0, 0) == 1.0 and schedules.LinearDecay(1.0, 1)(0, 1) == 0.0
+    assert schedules.LinearDecay(2.0, 4)(0, 2) == pytest.approx(1.0)
 
 
 def test_steps_need_a_pair():
     with pytest.raises(ValueError, match="Steps needs at least one"):
-        M.Steps([])
+        schedules.Steps([])
 
 
 def test_sdlm_default_mu_is_the_papers():

@@ -12,6 +12,7 @@ from lecnn.checks.parity import compare
 from lecnn.models.build import build, build_loss
 from lecnn.models.spec import L, ModelSpec, TrainDefaults
 from lecnn.models.tables import rbf_prototypes
+from lecnn.training import schedules
 from lecnn.training.engine import encode_targets
 
 TABLE = torch.tensor(
@@ -155,9 +156,9 @@ def test_optimizers_equal_torch_optim(ours, theirs):
 
 
 def test_schedules():
-    assert M.InverseTime(0.5, 10)(0, 0) == 0.5
-    assert M.InverseTime(0.5, 10)(0, 10) == pytest.approx(0.25)
-    steps = M.Steps([(2, 5e-4), (3, 2e-4), (3, 1e-4), (4, 5e-5), (1, 1e-5)])
+    assert schedules.InverseTime(0.5, 10)(0, 0) == 0.5
+    assert schedules.InverseTime(0.5, 10)(0, 10) == pytest.approx(0.25)
+    steps = schedules.Steps([(2, 5e-4), (3, 2e-4), (3, 1e-4), (4, 5e-5), (1, 1e-5)])
     assert [steps(e, 0) for e in (0, 1, 2, 4, 5, 8, 11, 12, 19)] == [
         5e-4,
         5e-4,
@@ -169,8 +170,8 @@ def test_schedules():
         1e-5,
         1e-5,
     ]
-    assert M.Cosine(1.0, 100)(0, 50) == pytest.approx(0.5)
-    assert M.LinearDecay(1.0, 100)(0, 75) == pytest.approx(0.25)
+    assert schedules.Cosine(1.0, 100)(0, 50) == pytest.approx(0.5)
+    assert schedules.LinearDecay(1.0, 100)(0, 75) == pytest.approx(0.25)
 
 
 def _logistic_net(sizes, seed):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lecnn.errors import LecnnError
-from lecnn.training.config import parse_schedule
+from lecnn.training.schedules import parse_schedule
 
 
 def _torch_rates(total: int, **kwargs) -> list[float]:

@@ -59,10 +59,6 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     add_config_flags(p, ["dataset", "data_dir"])
 
 
-def add_device_args(p: argparse.ArgumentParser) -> None:
-    add_config_flags(p, ["device", "seed", "deterministic"])
-
-
 def whole_number(text: str) -> int:
     """An int, with a one-line message for anything else."""
     try:

@@ -32,7 +32,6 @@ class Boosted:
     engines: list[Engine]
     seconds: float  # training time of all three nets, filtering included
     set_sizes: list[int]  # examples nets 2 and 3 were trained on
-    digits_streamed: list[int]  # distorted digits drawn to fill each set
     single_errors: list[float]  # each net's own test error
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,4 +132,4 @@ def train_boosted(
     test = data.test
     singles = [float((_predictions(e, test.x) != test.y).double().mean()) for e in engines]
     seconds = time.perf_counter() - start
-    return Boosted(engines, seconds, [len(set2), len(set3)], [drawn2, drawn3], singles)
+    return Boosted(engines, seconds, [len(set2), len(set3)], singles)

@@ -17,6 +17,7 @@ from lecnn.lecture.common import keep_figure, pyplot, writer
 from lecnn.models import build
 from lecnn.models.spec import mlp_spec
 from lecnn.training.engine import encode_targets
+from lecnn.training.schedules import InverseTime
 
 
 def mlp(
@@ -79,7 +80,7 @@ def curve(
     n = len(train)
     net, loss = mlp(100, seed, train.x.device, train.x.dtype), M.MSELoss("mean")
     opt = M.SGD(method.lr)
-    schedule = M.InverseTime(method.lr, method.inverse_tau) if method.inverse_tau else None
+    schedule = InverseTime(method.lr, method.inverse_tau) if method.inverse_tau else None
     targets = encode_targets(train.y, "onehot01", train.x.dtype)
     batch = method.batch_size or n
     every = max(1, passes * n // points)

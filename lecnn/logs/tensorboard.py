@@ -32,8 +32,6 @@ from torch.utils.tensorboard import SummaryWriter
 from lecnn.logs.hparams import hparams_summaries, session_end_summary
 from lecnn.logs.pictures import confusion_image, filter_grid, labelled_grid
 
-SPLITS = ("train", "test")
-
 
 def timestamped_run_dir(name: str) -> Path:
     """``runs/<name>-<YYYYmmdd-HHMMSS>``, created here: where a run goes when no folder is given.

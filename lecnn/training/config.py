@@ -1,4 +1,4 @@
-"""Training configuration: defaults per model, validation, optimizer and schedule construction."""
+"""Training configuration: defaults per model, validation, and the optimizer's construction."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from lecnn.errors import LecnnError
 from lecnn.models import IMPLS, MODELS, get_spec
 from lecnn.options import call, split
 from lecnn.training.augment import augmentation
+from lecnn.training.schedules import parse_schedule
 
 
 def _sdlm(lr: float, wd: float, mu: float = 0.02, samples: int = 500) -> M.SDLM:
@@ -322,66 +323,3 @@ def make_optimizer(config: TrainConfig) -> M.optim.Optimizer:
         raise LecnnError(f"--optimizer {config.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
     make = partial(OPTIMIZERS[name], config.lr or 1.0, config.weight_decay or 0.0)
     return call(make, config.optimizer or name)
-
-
-def parse_schedule(text: str, lr: float, steps_per_epoch: int, epochs: int):
-    """``constant`` | ``inverse[:TAU]`` (α₀/(1 + t/τ), τ defaults to one pass) | ``linear`` |
-    ``cosine`` | ``passlinear:F`` (from α₀ on the first pass to F·α₀ on the last) |
-    ``steps:2x0.0005,3x0.0002,...`` (passes × rate, the LeNet-5 paper's form)."""
-    total = steps_per_epoch * epochs
-    name, _, arg = text.partition(":")
-    if name in ("linear", "cosine", "onecycle"):
-        return _over_the_run(text, name, lr, total)
-    try:
-        if name == "constant" and not arg:
-            return M.Constant(lr)
-        if name == "inverse":
-            return M.InverseTime(lr, _positive(arg, text) if arg else steps_per_epoch)
-        if name == "passlinear" and arg:
-            return M.PassLinear(lr, _positive(arg, text), epochs)
-        if name == "steps" and arg:
-            pairs = []
-            for part in arg.split(","):
-                n, _, rate = part.partition("x")
-                if int(n) < 1:
-                    raise LecnnError(f"--schedule {text!r}: each step lasts at least 1 pass")
-                pairs.append((int(n), _positive(rate, text)))
-            return M.Steps(pairs)
-    except ValueError:
-        pass
-    raise LecnnError(
-        f"--schedule {text!r}: use constant, inverse[:TAU], linear, cosine, onecycle (each of "
-        "these three with options, e.g. cosine:warmup=0.1), passlinear:F or "
-        "steps:PASSESxRATE,... (e.g. steps:2x0.0005,3x0.0002)"
-    )
-
-
-def _decay(lr: float, total: int, kind: str = "linear", warmup: float = 0.0):
-    if not 0 <= warmup < 1:
-        raise ValueError("warmup is a fraction of the run, from 0 up to (not including) 1")
-    steps = round(warmup * total)
-    inner = (M.LinearDecay if kind == "linear" else M.Cosine)(lr, total - steps)
-    return M.Warmup(inner, lr, steps) if steps else inner
-
-
-def _over_the_run(text: str, name: str, lr: float, total: int):
-    """``linear``/``cosine`` (to 0 over the run, ``:warmup=F`` first rising over that fraction)
-    and ``onecycle[:pct=,anneal=,div=,final=]`` (``torch.optim.lr_scheduler.OneCycleLR``)."""
-    if name == "onecycle":
-        factory = partial(M.OneCycle, lr, total)
-    else:
-        factory = partial(_decay, lr, total, kind=name)
-    try:
-        return call(factory, text)
-    except ValueError as e:
-        raise LecnnError(f"--schedule {text!r}: {e}") from None
-    except LecnnError as e:  # an unknown option or a value of the wrong type
-        raise LecnnError(f"--schedule {e}") from None
-
-
-def _positive(text: str, schedule: str) -> float:
-    """A schedule's number: finite and greater than 0 (a rate ≤ 0 would train uphill or stall)."""
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise LecnnError(f"--schedule {schedule!r}: {text} must be a finite number greater than 0")
-    return value

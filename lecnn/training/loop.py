@@ -22,7 +22,7 @@ from lecnn.models import get_spec
 from lecnn.training.augment import augmentation
 from lecnn.training.checkpoint import FILENAME, load_checkpoint
 from lecnn.training.compiled import CompiledUpdate, updates_per_call, use_compiled
-from lecnn.training.config import TrainConfig, make_optimizer, parse_schedule
+from lecnn.training.config import TrainConfig, make_optimizer
 from lecnn.training.distributed import SINGLE, Processes, check_split, join, launched
 from lecnn.training.engine import Engine, encode_targets, make_engine, use_channels_last
 from lecnn.training.evaluate import Evaluation, evaluate
@@ -34,6 +34,7 @@ from lecnn.training.results import RunResult, finish
 from lecnn.training.resume import resumed_config
 from lecnn.training.rundir import Unclaimed, claim, remove_if_unused
 from lecnn.training.runlog import log_every
+from lecnn.training.schedules import parse_schedule
 from lecnn.training.state import Diverged, Progress, RunState
 
 __all__ = ["Diverged", "Trainer", "load_data", "train"]
