@@ -141,6 +141,26 @@ def test_conv_laid_out_channels_last_equals_itself_contiguous(case, seed):
     assert last.params["weight"].is_contiguous(memory_format=torch.channels_last)
 
 
+@given(
+    st.integers(1, 4), st.sampled_from([None, 1, 2, 3]), st.integers(1, 3), st.integers(2, 4),
+    st.integers(4, 11), st.integers(4, 11), st.integers(0, 2**16),
+)  # fmt: skip
+def test_maxpool_laid_out_channels_last_equals_itself_contiguous(k, stride, n, c, h, w, seed):
+    """The kernel form scatters a channels-last dy over an N×(H·W)×C view: the same y and dx as
+    the contiguous layout (ties and overlapping windows included), and dx stays channels-last."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 3, (n, c, h, w), generator=g).to(D)
+    flat, last = M.MaxPool2d(k, stride), M.MaxPool2d(k, stride)
+    y, y_last = flat.forward(x), last.forward(x.contiguous(memory_format=torch.channels_last))
+    assert torch.equal(y, y_last)
+    dy = torch.randn(y.shape, generator=g, dtype=D)
+    dy_last = dy.contiguous(memory_format=torch.channels_last)
+    dx_last = last.backward(dy_last)
+    torch.testing.assert_close(dx_last, flat.backward(dy), rtol=1e-12, atol=1e-14)
+    if not dy_last.is_contiguous():  # a 1×1 map's dy is both layouts: nothing to keep
+        assert dx_last.is_contiguous(memory_format=torch.channels_last)
+
+
 @given(pool_layers(), st.integers(0, 2**16))
 def test_pooling_and_subsampling_equal_their_twins(case, seed):
     assert_layer_equals_twin(*case, seed)

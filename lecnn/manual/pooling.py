@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from lecnn.manual.base import Counts, Layer, WeightedLayer
 from lecnn.manual.conv import pair
 
+LAST = torch.channels_last
+
 
 def _pool_geometry(
     x_shape: Sequence[int], kernel: tuple[int, int], stride: tuple[int, int]
@@ -218,6 +220,13 @@ class MaxPool2d(Pool):
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         n, c, h, w = self.x_shape
         if self.method == "kernel":  # dy scattered to the recorded winners, overlaps added
+            if dy.dim() == 4 and not dy.is_contiguous() and dy.is_contiguous(memory_format=LAST):
+                # channels-last: the same scatter over an N×(H·W)×C view, dx laid out as dy
+                dx = dy.new_zeros(n, h * w, c)
+                winners, shares = (
+                    t.permute(0, 2, 3, 1).reshape(n, -1, c) for t in (self.winner, dy)
+                )
+                return dx.scatter_add_(1, winners, shares).view(n, h, w, c).permute(0, 3, 1, 2)
             dx = dy.new_zeros(n, c, h * w)
             return dx.scatter_add_(2, self.winner.flatten(2), dy.flatten(2)).view(n, c, h, w)
         (kh, kw), (hout, wout) = self.kernel_size, self.out
