@@ -83,20 +83,21 @@ def test_one_channel_is_laid_out_by_its_strides_alone():
 
 
 @pytest.mark.parametrize(
-    ("choice", "dtype", "batch", "device", "want"),
+    ("choice", "dtype", "batch", "device", "impl", "want"),
     [
-        ("auto", torch.float32, 256, "cpu", True),
-        ("auto", torch.float32, 1, "cpu", False),  # per-example: the unfold path, no oneDNN
-        ("auto", torch.float64, 256, "cpu", False),  # oneDNN has no float64 kernels
-        ("auto", torch.float32, 256, "cuda", False),  # not measured on a GPU
-        ("contiguous", torch.float32, 256, "cpu", False),
-        ("channels-last", torch.float64, 1, "cpu", True),
+        ("auto", torch.float32, 256, "cpu", "autograd", True),
+        ("auto", torch.float32, 256, "cpu", "manual", False),  # its backward runs faster so
+        ("auto", torch.float32, 1, "cpu", "autograd", False),  # per-example: no oneDNN
+        ("auto", torch.float64, 256, "cpu", "autograd", False),  # no float64 oneDNN kernels
+        ("auto", torch.float32, 256, "cuda", "autograd", False),  # not measured on a GPU
+        ("contiguous", torch.float32, 256, "cpu", "autograd", False),
+        ("channels-last", torch.float64, 1, "cpu", "manual", True),
     ],
 )
-def test_auto_takes_channels_last_for_batched_float32_cpu_updates(
-    choice, dtype, batch, device, want
+def test_auto_takes_channels_last_for_autograds_batched_float32_cpu_updates(
+    choice, dtype, batch, device, impl, want
 ):
-    assert use_channels_last(choice, torch.device(device), dtype, batch) is want
+    assert use_channels_last(choice, torch.device(device), dtype, batch, impl) is want
 
 
 @pytest.mark.parametrize(("flags", "want"), [({}, CL), ({"memory_format": "contiguous"}, None),

@@ -180,8 +180,9 @@ class TrainConfig:
         default="auto",
         metadata=flag(
             "how convolution maps lie in memory: channels-last (N×H×W×C, oneDNN's fastest on the "
-            "CPU) or contiguous (N×C×H×W); auto: channels-last for batched float32 updates on the "
-            "CPU, where it pays, contiguous elsewhere",
+            "CPU) or contiguous (N×C×H×W); auto: channels-last for autograd's batched float32 "
+            "updates on the CPU, where it pays, contiguous elsewhere (the manual layers run "
+            "faster contiguous)",
             choices=LAYOUT_CHOICES,
         ),
     )

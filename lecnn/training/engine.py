@@ -35,14 +35,18 @@ def lay_out(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
 
 
 def use_channels_last(
-    choice: str, device: torch.device, dtype: torch.dtype, batch_size: int
+    choice: str, device: torch.device, dtype: torch.dtype, batch_size: int, impl: str = "autograd"
 ) -> bool:
     """``--memory-format channels-last|contiguous|auto``; auto takes channels-last where it
-    measurably pays (runs/bench/bench_cpu_batched-cpu.txt): batched float32 updates on the CPU.
-    Per-example updates, float64 (no oneDNN kernels) and CUDA (not measured) stay contiguous."""
+    measurably pays (runs/bench/bench_train-lenet5-modern-layouts-cpu.txt): autograd's batched
+    float32 updates on the CPU. The manual layers' backward, written with forward convolutions,
+    runs faster contiguous (its correlations read transposed maps, which channels-last makes
+    copies of); per-example updates, float64 (no oneDNN kernels) and CUDA (not measured) stay
+    contiguous."""
     if choice != "auto":
         return choice == "channels-last"
-    return device.type == "cpu" and dtype == torch.float32 and batch_size > 1
+    batched = device.type == "cpu" and dtype == torch.float32 and batch_size > 1
+    return batched and impl == "autograd"
 
 
 class Engine:
