@@ -163,8 +163,9 @@ def main() -> None:
             n = min(len(cache[spec_input].train), args.limit or len(cache[spec_input].train))
             # --repeats: the implementations (and layouts, batch sizes) alternate pass by pass,
             # so a slow spell of the machine falls on all of them; the ratio is of the medians
-            variants = [(i, m, f, b) for i in args.impls.split(",") for m in modes
-                        for f in layouts for b in batch_sizes]  # fmt: skip
+            # the implementations innermost: the two sides of each ratio run one after the other
+            variants = [(i, m, f, b) for m in modes for f in layouts for b in batch_sizes
+                        for i in args.impls.split(",")]  # fmt: skip
             for impl, mode, layout, batch in variants * args.repeats:
                 seconds, bs = timed_passes(
                     model, impl, device, cache[spec_input], mode, batch, args.optimizer,
