@@ -248,7 +248,7 @@ class Recorded(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-SIDES = {"zip16": 16, "lenet28": 28, "lenet32": 32, "mnist28": 28}
+SIDES = {"zip16": 16, "lenet28": 28, "lenet32": 32, "lush32": 32, "mnist28": 28}
 
 
 def test_the_recorder_sees_a_derivative_kernel():

@@ -239,6 +239,7 @@ def loss_cases() -> list[LossCase]:
             (3, 10),
             "dense",
         ),
+        LossCase("MSELoss/half", lambda: MSELoss("half"), lnn.HalfSquaredError(), (3, 10), "dense"),
         LossCase("SoftmaxCrossEntropy", SoftmaxCrossEntropy, F.cross_entropy, (5, 10), "index"),
         LossCase(
             "SoftmaxCrossEntropy/batch1", SoftmaxCrossEntropy, F.cross_entropy, (1, 10), "index"

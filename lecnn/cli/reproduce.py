@@ -18,7 +18,7 @@ def add_parsers(sub) -> None:
         "reproduce",
         help="reproduce LeCun 1989 or LeNet-5 (1998) and write runs/REPRODUCTION.md",
         description="Run a paper's protocol for several seeds and implementations, then write the "
-        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort-pool|distort-paper|modern.",
+        "report. Variants: lecun1989 faithful|modern; lenet5 faithful|distort-pool|distort-paper|authors-code|modern.",
     )
     p.add_argument(
         "paper",
@@ -29,7 +29,8 @@ def add_parsers(sub) -> None:
         "--variant",
         default="faithful",
         help="faithful (default), modern, distort-pool (the 1998 paper's distortion protocol: a "
-        "fixed pool of distorted copies) or distort-paper (the same kinds drawn afresh each pass)",
+        "fixed pool of distorted copies), distort-paper (the same kinds drawn afresh each pass) "
+        "or, for lenet5, authors-code (LeNet-5 as its authors' Lush code trains it)",
     )
     p.add_argument(
         "--jobs",

@@ -3,6 +3,8 @@
 - ``mnist28``: 1×28×28, standardized with the training set's mean 0.1307 and std 0.3081.
 - ``lenet32``: 1×32×32, the 28×28 digit centred in a 32×32 field, scaled as in LeCun et al. 1998
   (background −0.1, full ink 1.175).
+- ``lush32``: 1×32×32, the digit at (2, 2) in a field of 0, pixels × 0.01 (ink up to 2.55): the
+  input of the authors' own LeNet-5 code (Lush's gblearn2 demo).
 - ``lenet28``: 1×28×28, the digit resized to 16×16 and centred in a 28×28 field, scaled like
   ``lenet32`` (LeNet-1's input in LeCun et al. 1998).
 - ``mnist16``: all of MNIST resized like ``zip16`` (for the 1989 net on the full set).
@@ -74,6 +76,14 @@ def lenet32(images: torch.Tensor) -> torch.Tensor:
     return x * 1.275 - 0.1
 
 
+def lush32(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×28×28 → float N×1×32×32 as the authors' Lush demo feeds LeNet-5: the digit copied
+    at (2, 2) into a field of 0, each pixel × 0.01 (ink up to 2.55). ``dsource-mnist`` with bias
+    0 and coefficient 0.01 (packages/gblearn2/demos/dsource-mnist.lsh:50–64 in barak/lush; the
+    demo's call, demos/lenet5.lsh:72: ``32 32 0 0.01``)."""
+    return F.pad(images.float().unsqueeze(1), (2, 2, 2, 2), value=0.0) * 0.01
+
+
 def lenet28(images: torch.Tensor) -> torch.Tensor:
     """uint8 N×28×28 → float N×1×28×28: resized to 16×16 (bilinear), centred with a 6-pixel
     margin, −0.1 background, 1.175 ink."""
@@ -89,8 +99,8 @@ def zip16(images: torch.Tensor) -> torch.Tensor:
 
 
 # each input form's conversion from uint8 N×28×28 digits
-TRANSFORMS = {"mnist28": standardize, "lenet32": lenet32, "lenet28": lenet28, "zip16": zip16,
-              "mnist16": zip16}  # fmt: skip
+TRANSFORMS = {"mnist28": standardize, "lenet32": lenet32, "lush32": lush32, "lenet28": lenet28,
+              "zip16": zip16, "mnist16": zip16}  # fmt: skip
 INPUTS = tuple(TRANSFORMS)
 
 

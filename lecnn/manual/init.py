@@ -10,13 +10,17 @@ Each layer with weights calls these from its own ``reset_parameters(scheme, gene
   sigmoids' operating range the paper says it aims for; with √F the sums stay in that range, so
   √F is used (a departure the reproduction report states).
 - ``lenet5-printed``: the printed U(±2.4/F) (``--model lenet5:init=printed``).
+- ``lush``: U(±1/√F_j), biases 0: the authors' own LeNet-5 code, ``forget 1 2`` (c = v/F^(1/p)
+  with v = 1, p = 2; barak/lush packages/gblearn2/gb-modules-nn.lsh:99–109 and 447–459).
 """
 
 from __future__ import annotations
 
 import torch
 
-SCHEMES = ("torch", "lecun1989", "lenet5", "lenet5-printed")
+SCHEMES = ("torch", "lecun1989", "lenet5", "lenet5-printed", "lush")
+#: the papers' schemes: U(±NUMERATOR/√F_j) (the printed one: /F_j), biases 0
+NUMERATOR = {"lecun1989": 2.4, "lenet5": 2.4, "lenet5-printed": 2.4, "lush": 1.0}
 
 
 def check_scheme(scheme: str) -> None:
@@ -40,8 +44,8 @@ def uniform(
 def fan_in_weights(
     weight: torch.Tensor, fan_in: torch.Tensor, scheme: str, generator: torch.Generator | None
 ) -> None:
-    """In place: ``weight`` (out × ...) drawn by one of the papers' schemes, U(±2.4/√F_j) or
-    U(±2.4/F_j), ``fan_in`` holding F_j for each output unit (shape out)."""
+    """In place: ``weight`` (out × ...) drawn by one of the papers' schemes, U(±2.4/√F_j),
+    U(±2.4/F_j) or U(±1/√F_j), ``fan_in`` holding F_j for each output unit (shape out)."""
     fan = fan_in.to(torch.float32).view(-1, *([1] * (weight.dim() - 1)))
-    bound = 2.4 / (fan if scheme == "lenet5-printed" else fan.sqrt())
+    bound = NUMERATOR[scheme] / (fan if scheme == "lenet5-printed" else fan.sqrt())
     weight.copy_(uniform(weight.shape, bound, generator))

@@ -8,30 +8,40 @@ from lecnn.manual.base import Loss
 
 
 class MSELoss(Loss):
-    """The lecture's squared error ``Loss = Σ_k (y_k − a_k)²`` (``reduction="sum"``), or its mean
-    over all N·K entries (``reduction="mean"``, as ``F.mse_loss``).
+    """The lecture's squared error ``Loss = Σ_k (y_k − a_k)²`` (``reduction="sum"``), its half
+    ``½ Σ_k (y_k − a_k)²`` (``reduction="half"``, the ``edist-cost`` of the authors' LeNet-5 code,
+    barak/lush packages/gblearn2/gb-modules.lsh:942–963), or its mean over all N·K entries
+    (``reduction="mean"``, as ``F.mse_loss``).
 
-    Forward  ``Err_k = y_k − a_k``; ``Loss = Σ Err_k²`` (÷ N·K for mean)
-    Backward ``∂Loss/∂a_k = −2 Err_k`` (÷ N·K for mean). Passed back through the output unit's
-    activation this is ``−2 Err_k g'(in_k) = −2 Δ_k``: the lecture's output delta
-    ``Δ_k = Err_k · g'(in_k)`` (the 2 is absorbed in α when the loss is written ½Σ).
+    Forward  ``Err_k = y_k − a_k``; ``Loss = c Σ Err_k²``, c = 1, ½ or 1/(N·K)
+    Backward ``∂Loss/∂a_k = −2c Err_k``. Passed back through the output unit's activation this is
+    ``−2c Err_k g'(in_k) = −2c Δ_k``: the lecture's output delta ``Δ_k = Err_k · g'(in_k)``
+    (exactly, for the half: the lecture's loss is the ½Σ one).
+    Curvature ``∂²Loss/∂a_k² = 2c`` (1 for the half, as the Lush code's ``bbprop`` sets it).
     Shapes: pred a N×K, target y N×K → scalar.
     """
 
+    #: reduction → c
+    FACTORS = {"sum": 1.0, "half": 0.5}
+
     def __init__(self, reduction: str = "mean") -> None:
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        if reduction not in ("mean", *self.FACTORS):
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'half', not {reduction!r}")
         self.reduction = reduction
-        self.sums_examples = reduction == "sum"
+        self.sums_examples = reduction != "mean"
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self.err = target - pred  # Err_k
         loss = (self.err * self.err).sum()
-        return loss / self.err.numel() if self.reduction == "mean" else loss
+        if self.reduction == "mean":
+            return loss / self.err.numel()
+        return loss * 0.5 if self.reduction == "half" else loss
 
     def _scale(self) -> float:
-        """2 (sum) or 2/(N·K) (mean): the factor of ∂Loss/∂a_k = −scale·Err_k and of ∂²Loss/∂a_k²."""
-        return 2.0 / self.err.numel() if self.reduction == "mean" else 2.0
+        """2c: the factor of ∂Loss/∂a_k = −2c·Err_k and of ∂²Loss/∂a_k²."""
+        if self.reduction == "mean":
+            return 2.0 / self.err.numel()
+        return 2.0 * self.FACTORS[self.reduction]
 
     def backward(self) -> torch.Tensor:
         return -self._scale() * self.err

@@ -18,7 +18,7 @@ from lecnn.models.spec import MODELS, WITH_OPTIONS, L, ModelSpec
 from lecnn.options import call, canonical, split
 
 IMPLS = ("autograd", "manual")
-INPUT_SIZE = {"mnist28": 28, "lenet32": 32, "lenet28": 28, "zip16": 16}
+INPUT_SIZE = {"mnist28": 28, "lenet32": 32, "lush32": 32, "lenet28": 28, "zip16": 16}
 
 #: spec kind → layer class, each registered by its own file (``kind = ...``)
 MANUAL = M.LAYERS

@@ -20,6 +20,7 @@ Total = TypeVar("Total", torch.Tensor, float)
 LOSSES: dict[str, tuple[Callable[[], M.Loss], Callable[[], torch.nn.Module]]] = {
     "mse": (lambda: M.MSELoss("mean"), lambda: torch.nn.MSELoss(reduction="mean")),
     "mse-sum": (lambda: M.MSELoss("sum"), lambda: torch.nn.MSELoss(reduction="sum")),
+    "mse-half": (lambda: M.MSELoss("half"), lnn.HalfSquaredError),
     "cross-entropy": (M.SoftmaxCrossEntropy, torch.nn.CrossEntropyLoss),
     "rbf": (M.RBFLoss, lnn.RBFLoss),
 }

@@ -19,6 +19,9 @@ from lecnn.models.tables import (
 
 #: LeCun et al. 1998's step schedule for SDLM (passes × η)
 LENET_STEPS = "steps:2x0.0005,3x0.0002,3x0.0001,4x0.00005,8x0.00001"
+#: the QMNIST authors' run of the Lush demo: 10 passes at each of η = 1e-4, 1e-5, 1e-6
+#: (facebookresearch/qmnist making_qmnist/lenet5.lsh.patch, ``do-mnist``)
+LUSH_STEPS = "steps:10x0.0001,10x0.00001,10x0.000001"
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class TrainDefaults:
     order: str = "shuffle"  # "shuffle" each pass, or "fixed"
 
 
-InputForm = Literal["mnist28", "lenet32", "lenet28", "zip16"]  # lecnn.data.prepare's forms
-LossName = Literal["mse", "mse-sum", "cross-entropy", "rbf"]
+InputForm = Literal[
+    "mnist28", "lenet32", "lush32", "lenet28", "zip16"
+]  # lecnn.data.prepare's forms
+LossName = Literal["mse", "mse-sum", "mse-half", "cross-entropy", "rbf"]
 TargetKind = Literal["index", "onehot01", "pm1"]  # class index, 0/1 one-hot, ±1 one-hot
-InitScheme = Literal["torch", "lecun1989", "lenet5", "lenet5-printed"]
+InitScheme = Literal["torch", "lecun1989", "lenet5", "lenet5-printed", "lush"]
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,46 @@ def _lenet4() -> ModelSpec:
     )
 
 
+def _lenet5_lush() -> ModelSpec:
+    """LeNet-5 as its authors' own code builds it (barak/lush packages/gblearn2/net-lenet5.lsh,
+    net-cscscf.lsh): no F6 and no RBF layer, the squashing function after every layer."""
+    sub = {"mode": "sum", "coefficient": 0.5}  # s-layer forget 1 2: 1/√(2·2), gb-modules-nn.lsh:592
+    table = {"connection_table": LENET5_C3}
+    return ModelSpec(
+        name="lenet5-lush",
+        description="LeNet-5 as the authors' Lush code builds it: 32x32 input (0 background, ink "
+        "2.55), C1 6, S2 (sums), C3 16 (Table I), S4, C5 120, 10 outputs, scaled tanh after every "
+        "layer, ½ squared error to ±1 targets, 51,046 parameters",
+        input="lush32",
+        layers=(
+            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}, "C1"),
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 6, **sub}, "S2"),
+            L("scaled_tanh"),
+            L("conv", {"in_channels": 6, "out_channels": 16, "kernel_size": 5, **table}, "C3"),
+            L("scaled_tanh"),
+            L("subsampling", {"channels": 16, **sub}, "S4"),
+            L("scaled_tanh"),
+            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
+            L("scaled_tanh"),
+            L("flatten"),
+            L("linear", {"in_features": 120, "out_features": 10}, "output"),
+            L("scaled_tanh"),
+        ),
+        loss="mse-half",
+        target="pm1",
+        init="lush",
+        defaults=TrainDefaults(
+            "sdlm:samples=1000,every=10",
+            lr=1e-4,
+            batch_size=1,
+            epochs=30,
+            schedule=LUSH_STEPS,
+            order="fixed",
+        ),  # fmt: skip
+    )
+
+
 def _lenet5_modern() -> ModelSpec:
     return ModelSpec(
         name="lenet5-modern",
@@ -355,6 +400,7 @@ MODELS: dict[str, ModelSpec] = {
         _lenet1(),
         _lenet4(),
         lenet5_spec(),
+        _lenet5_lush(),
         _lenet5_modern(),
     )
 }

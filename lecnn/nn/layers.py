@@ -155,3 +155,10 @@ class RBFLoss(nn.Module):
         const = torch.full_like(pred[:, :1], -self.j)
         lse = torch.logsumexp(torch.cat([const, -pred], dim=1), dim=1)
         return (pred.gather(1, target.view(-1, 1)).squeeze(1) + lse).mean()
+
+
+class HalfSquaredError(nn.Module):
+    """``½ Σ (pred − target)²`` over every entry of the batch (the authors' LeNet-5 code's cost)."""
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(pred, target, reduction="sum") * 0.5

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lecnn.models.spec import LENET_STEPS
+from lecnn.models.spec import LENET_STEPS, LUSH_STEPS
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,44 @@ PROTOCOLS: dict[str, Protocol] = {
                 "scale and squeeze 1 ± 0.1, shear ±0.15 (lecnn.training.augment.paper_theta).",
                 "The pool is made from the run's seed and kept as the copies' sampling maps (13 MB), "
                 "each copy rendered when drawn (lecnn.training.pool); the paper stored the images.",
+            ),
+        ),
+        Protocol(
+            "lenet5",
+            "authors-code",
+            "LeNet-5 as its authors' own Lush code trains it (the gblearn2 demo, run by the QMNIST "
+            "authors): 51,046 parameters, no F6 or RBF, SDLM on 1,000 samples before each of "
+            "three sets of 10 passes at η = 1e-4, 1e-5, 1e-6, examples in file order",
+            {
+                "model": "lenet5-lush",
+                "optimizer": "sdlm:samples=1000,every=10",
+                "lr": 0.0001,
+                "batch_size": 1,
+                "epochs": 30,
+                "schedule": LUSH_STEPS,
+                "order": "fixed",
+                "augment": False,
+            },  # fmt: skip
+            (
+                Published(
+                    "the Lush demo run by Yadav & Bottou 2019 (QMNIST), MNIST test set", 0.0082, 82
+                ),
+            ),
+            (
+                "The network, input, initialisation, cost, SDLM and schedule are read from the "
+                "code: barak/lush packages/gblearn2/net-lenet5.lsh, net-cscscf.lsh, "
+                "gb-modules-nn.lsh (forget: weights U(±1/√fan-in), biases 0, subsampling "
+                "coefficients 0.5), gb-modules.lsh (edist-cost: ½‖out − t‖², its curvature 1), "
+                "gb-trainers.lsh and gb-params.lsh (ε = 1/(h + μ), h averaged over the samples), "
+                "demos/lenet5.lsh and demos/dsource-mnist.lsh (the digit at (2, 2) in a 32×32 field "
+                "of 0, pixels × 0.01); the schedule from facebookresearch/qmnist "
+                "making_qmnist/lenet5.lsh.patch (do-mnist).",
+                "The generator: Lush's seed 314 draws weights lecnn cannot reproduce; lecnn draws "
+                "them from its own generator, one run per seed.",
+                "Arithmetic: float32 tensors and torch's exact tanh; Lush computes in its own "
+                "precision with its squashing function (idx-stdsigmoid) as it implements it.",
+                "The curvature over the 1,000 samples is computed as one batch (the same sum as "
+                "Lush's example-by-example average, added in another order).",
             ),
         ),
         Protocol(

@@ -19,10 +19,13 @@ from lecnn.training.augment import augmentation
 from lecnn.training.schedules import parse_schedule
 
 
-def _sdlm(lr: float, wd: float, mu: float = 0.02, samples: int = 500) -> M.SDLM:
-    if not (mu > 0 and math.isfinite(mu)) or samples < 1:
-        raise LecnnError(f"--optimizer sdlm:mu={mu},samples={samples}: μ > 0 and samples ≥ 1")
-    return M.SDLM(lr, mu=mu, samples=samples)
+def _sdlm(lr: float, wd: float, mu: float = 0.02, samples: int = 500, every: int = 1) -> M.SDLM:
+    if not (mu > 0 and math.isfinite(mu)) or samples < 1 or every < 1:
+        raise LecnnError(
+            f"--optimizer sdlm:mu={mu},samples={samples},every={every}: μ > 0, samples ≥ 1 and "
+            "every ≥ 1 (passes between curvature estimates)"
+        )
+    return M.SDLM(lr, mu=mu, samples=samples, every=every)
 
 
 def _adam(lr: float, wd: float, beta1: float = 0.9, beta2: float = 0.999) -> M.Adam:
@@ -101,7 +104,7 @@ class TrainConfig:
     optimizer: str | None = field(
         default=None,
         metadata=flag(
-            f"{', '.join(OPTIMIZERS)}; sdlm and adam take options: sdlm:mu=0.02,samples=500 (the "
+            f"{', '.join(OPTIMIZERS)}; sdlm and adam take options: sdlm:mu=0.02,samples=500,every=1 (the "
             "paper's), adam:beta1=0.9,beta2=0.999",
             metavar="OPTIMIZER",
         ),

@@ -261,7 +261,7 @@ class Trainer:
         xs, ts, ys = train.x[pick], self.train_targets[pick], train.y[pick]
         samples = self.optimizer.samples  # SDLM re-estimates its curvature at a pass's start
         self.optimizer.start_pass(
-            partial(self.engine.curvature, xs[:samples], ts[:samples]), fresh=p.batch == 0
+            partial(self.engine.curvature, xs[:samples], ts[:samples]), p.batch == 0, p.epoch
         )
         return xs, ts, ys
 
