@@ -102,8 +102,9 @@ def test_auto_takes_channels_last_for_autograds_batched_float32_cpu_updates(
 
 @pytest.mark.parametrize(("flags", "want"), [({}, CL), ({"memory_format": "contiguous"}, None),
                                              ({"batch_size": 1}, None)])  # fmt: skip
-def test_the_trainer_lays_its_engine_out_as_the_flag_says(mnist_dir, flags, want):
-    settings = dict(model="lenet5-modern", device="cpu", epochs=1, limit=64, batch_size=16)
+def test_the_trainer_lays_its_engine_out_as_the_flag_says(mnist_dir, tmp_path, flags, want):
+    settings = dict(model="lenet5-modern", device="cpu", epochs=1, limit=64, batch_size=16,
+                    logdir=str(tmp_path / "run"))  # fmt: skip
     cfg = TrainConfig(**{**settings, **flags}, data_dir=str(mnist_dir))
     trainer = Trainer(cfg, data=load_data(cfg, CPU, torch.float32), progress_bar=False)
     assert trainer.engine.layout == (want or torch.contiguous_format)
