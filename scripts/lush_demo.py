@@ -3,7 +3,8 @@ eblearn/tester/src/NetTest.cpp, test_lenet5_mnist): the first 2,000 training dig
 test digits 4,500–5,499, the curvature estimated once on the first 100 training digits (μ = 0.02),
 5 passes at η = 1e-4 in file order; eblearn's test records ε in [0.985363, 49.851524] and 97.15%
 training / 95.80% test accuracy for its generator (seed 0 of its own drand). Run with
-lecnn's ``lenet5-lush`` network and seeds; prints measured figures, asserts nothing.
+lecnn's ``lenet5-lush`` network and seeds; prints measured figures, asserts nothing (output kept
+in runs/bench/lush_demo-cpu.txt).
 
     OMP_NUM_THREADS=1 python scripts/lush_demo.py --data-dir ../shared/data/mnist --seeds 3
 """
@@ -15,8 +16,19 @@ import tempfile
 
 import torch
 
+from lecnn import manual as M
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer, load_data
+
+
+def kept(trainer: Trainer, name: str, t: torch.Tensor) -> torch.Tensor:
+    """``t``'s entries for weights the network has: C3's unconnected ones, which lecnn holds at 0
+    and Lush does not allocate, left out (their curvature is 0, their ε exactly 1/μ)."""
+    index, _, key = name.partition(".")
+    layer = trainer.engine.manual_net().layers[int(index)]
+    if isinstance(layer, M.Conv2d) and key == "weight":
+        return t[layer.mask.bool()]
+    return t.flatten()
 
 
 def accuracy(trainer: Trainer, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -43,7 +55,9 @@ def main() -> None:
                               optimizer="sdlm:samples=100,every=5", eval_every=5)  # fmt: skip
             trainer = Trainer(cfg, data=data, progress_bar=False)
             trainer.run()
-            scale = torch.cat([s["scale"].flatten() for s in trainer.optimizer.state.values()])
+            scale = torch.cat(
+                [kept(trainer, k, s["scale"]) for k, s in trainer.optimizer.state.items()]
+            )
             train = accuracy(trainer, data.train.x[:2000], data.train.y[:2000])
             print(f"seed {seed}: ε in [{float(scale.min()):.6f}, {float(scale.max()):.6f}]; "
                   f"training {100 * train:.2f}%, test 4,500–5,499 "
