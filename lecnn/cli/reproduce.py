@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -135,12 +134,15 @@ def _protocols(args: argparse.Namespace) -> list:
 
 
 def _typed_command(args: argparse.Namespace) -> str:
-    """The command to record in each summary: exactly what was typed, when run from the shell."""
+    """The command to record in each summary: what was typed, when run from the shell, in a form
+    a reader can paste (``lecnn.repro.provenance.pasteable``)."""
+    from lecnn.repro.provenance import pasteable
+
     command = f"lecnn reproduce {args.paper}"
     if args.paper != "all":
         command += f" --variant {'distort-pool' if args.distort else args.variant}"
-    if sys.argv[1:2] == ["reproduce"]:
-        command = "lecnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if sys.argv[1:2] == ["reproduce"]:  # paths relative, the data folder as $LECNN_DATA
+        command = "lecnn " + pasteable(sys.argv[1:])
         threads = os.environ.get("OMP_NUM_THREADS")
         if threads:
             command = f"OMP_NUM_THREADS={threads} {command}"

@@ -4,14 +4,17 @@ run, and keeping a small summary of each for the report."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lecnn.data import load_mnist
 from lecnn.device import describe_machine, select_device
 from lecnn.models import count, get_spec
 from lecnn.repro.protocols import PROTOCOLS, Protocol
+from lecnn.repro.provenance import data_checksum, provenance
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
@@ -50,6 +53,7 @@ def run_one(
         **settings, impl=impl, seed=seed, device=device, data_dir=data_dir, limit=limit,
         compile=compile, logdir=str(logdir),
     )  # fmt: skip
+    checksum = data_checksum(load_mnist(data_dir, dataset=config.dataset))
     start = time.perf_counter()
     resume = resumable(logdir)
     # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
@@ -67,8 +71,9 @@ def run_one(
         "compiled": trainer.compiled,
         "machine": describe_machine(trainer.device),
         "command": command,
-        "run_dir": str(result.run_dir),
+        "run_dir": os.path.relpath(result.run_dir),  # a path a reader's checkout has too
         "resumed": resume is not None,
+        "provenance": provenance(trainer, config.dataset, checksum),
     }
     body = (json.dumps(summary, indent=2) + "\n").encode()
     write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
