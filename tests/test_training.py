@@ -212,7 +212,7 @@ def test_cli_nan_message_and_exit(mnist_dir, tmp_path):
         (["--model", "lenet5:depth=3"], "lenet5 has no option 'depth'"),
         (["--model", "lenet5:init"], "write options as lenet5:KEY=VALUE"),
         (["--model", "mlp:init=printed"], "model 'mlp' takes no options"),
-        (["--optimizer", "sdlm:mu=0"], "μ > 0 and samples ≥ 1"),
+        (["--optimizer", "sdlm:mu=0"], "μ > 0, samples ≥ 1 and every ≥ 1"),
         (["--optimizer", "sdlm:samples=many"], "samples takes a whole number, not 'many'"),
         (["--optimizer", "adam:mu=0.1"], "adam has no option 'mu'"),
         (["--lr", "0"], "learning rate must be positive"),

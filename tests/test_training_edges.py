@@ -101,9 +101,11 @@ def test_affine_distortions_come_from_their_generator_alone():
     assert torch.equal(a, b) and not torch.equal(a, x)
 
 
-@pytest.mark.parametrize("options", [{"mu": 0.0}, {"mu": float("inf")}, {"samples": 0}])
-def test_sdlm_refuses_a_zero_mu_or_no_samples(options):
-    with pytest.raises(LecnnError, match="μ > 0 and samples ≥ 1"):
+@pytest.mark.parametrize(
+    "options", [{"mu": 0.0}, {"mu": float("inf")}, {"samples": 0}, {"every": 0}]
+)
+def test_sdlm_refuses_a_zero_mu_no_samples_or_no_passes_between_estimates(options):
+    with pytest.raises(LecnnError, match="μ > 0, samples ≥ 1 and every ≥ 1"):
         OPTIMIZERS["sdlm"](0.1, 0.0, **options)
     assert OPTIMIZERS["sdlm"](0.1, 0.0, mu=1e-6, samples=1).samples == 1
 

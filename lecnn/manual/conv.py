@@ -229,9 +229,11 @@ class Conv2d(ConvGeometry, WeightedLayer):
             self.grads["bias"] = self.bias_sum(dy)
         backward = {"loop": self._backward_loop, "unfold": self._backward_unfold}
         dw, da = backward.get(self.used, self._backward_conv)(dy)
-        # laid out as the weight (channels-last or not): the optimizer's foreach arithmetic then
-        # walks weight, gradient and state in one order, where mixed strides cost a third more
-        self.grads["weight"] = torch.mul(dw, self.mask, out=torch.empty_like(self.params["weight"]))
+        # the mask first: a product takes its first operand's layout, and the mask lies as the
+        # weight does (channels-last or not), so the optimizer's foreach arithmetic walks weight,
+        # gradient and state in one order (mixed strides cost a third more); no out=, which
+        # vmap (a group of runs) cannot take
+        self.grads["weight"] = self.mask * dw
         return None if da is None else self.unpad(da)
 
     def bias_sum(self, dy: torch.Tensor) -> torch.Tensor:

@@ -138,9 +138,7 @@ class Trainer:
         self.engine: Engine = make_engine(
             self.spec, cfg.impl, seed=cfg.seed, device=self.device, dtype=self.dtype,
             dropout=dropout,
-            channels_last=use_channels_last(
-                cfg.memory_format, self.device, self.dtype, cfg.batch_size, cfg.impl
-            ),
+            channels_last=use_channels_last(cfg.memory_format, self.device, self.dtype, cfg.batch_size, cfg.impl),
         )  # fmt: skip
         self.state = RunState(
             cfg,
