@@ -49,9 +49,13 @@ def data_checksum(digits: Digits) -> str:
     return h.hexdigest()
 
 
-def provenance(trainer: Any, dataset: str, checksum: str) -> dict[str, Any]:
-    """The run's provenance, from the ``Trainer`` that trained it."""
-    commit, clean = source_commit()
+def provenance(
+    trainer: Any, dataset: str, checksum: str, code: tuple[str | None, bool | None]
+) -> dict[str, Any]:
+    """The run's provenance, from the ``Trainer`` that trained it; ``code`` is ``source_commit()``
+    taken when the run started (the code it imported, not whatever the checkout holds when it
+    ends)."""
+    commit, clean = code
     cfg = trainer.config
     return {
         "lecnn": {"version": __version__, "commit": commit, "clean": clean},
