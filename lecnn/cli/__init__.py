@@ -1,12 +1,14 @@
 """The ``lecnn`` command line: data → layers → models → training → logging, one subcommand each.
 
 Exit codes: 0 done; 1 a run diverged; 2 bad input or an unusable environment (paths, permissions,
-disk full, absent device or data); 130 interrupted (Ctrl-C); 70 a bug in lecnn (the only case
-that prints a traceback)."""
+disk full, absent device or data, output that cannot be written); 130 interrupted (Ctrl-C); 141
+the reader of a pipe stopped reading (``| head``), silently, as other programs; 70 a bug in lecnn
+(the only case that prints a traceback)."""
 
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import traceback
 import warnings
@@ -53,19 +55,58 @@ def describe_os_error(e: OSError) -> str:
     return f"{where}: {hint}" if where else hint
 
 
+#: the status of a program whose reader closed the pipe (128 + SIGPIPE), as `head` leaves a shell
+PIPE_CLOSED = 141
+
+
+def _reader_gone() -> int:
+    """Output piped into a reader that stopped (``| head``, ``| grep -q``): nothing more to say,
+    no error line; stdout goes to nowhere so the interpreter's last flush fails on nothing."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout to redirect
+        pass
+    return PIPE_CLOSED
+
+
+def _flushed(code: int, command: str) -> int:
+    """``code``, once what was printed has really been written: a full disk or a closed pipe
+    surfaces here, inside lecnn, not as a silent loss at the interpreter's exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    except OSError as e:
+        sys.stderr.write(
+            f"lecnn{command}: error: cannot write the output: {describe_os_error(e)}\n"
+        )
+        return 2
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version or a usage error: argparse has written its text
+        return _flushed(e.code if isinstance(e.code, int) else 2, "")
+    except BrokenPipeError:
+        return _reader_gone()
+    except OSError as e:  # the help could not be written
+        sys.stderr.write(f"lecnn: error: cannot write the output: {describe_os_error(e)}\n")
+        return 2
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for records of what was run
     if args.command is None:
         parser.print_help()
-        return 2
+        return _flushed(2, "")
     prefix = f"lecnn {args.command}: error:"
     try:
         with warnings.catch_warnings():
             # library deprecation notices are not the user's business: stderr is for errors
             warnings.simplefilter("ignore")
-            return args.run(args)
+            return _flushed(args.run(args), f" {args.command}")
+    except BrokenPipeError:
+        return _reader_gone()
     except LecnnError as e:
         sys.stderr.write(f"{prefix} {e}\n")
         return getattr(e, "exit_code", 2)

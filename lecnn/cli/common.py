@@ -17,6 +17,12 @@ class Parser(argparse.ArgumentParser):
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """As argparse's, but a failed write (a full disk, a closed pipe) is raised, not
+        swallowed: ``--help > /dev/full`` must not say nothing and exit 0."""
+        if message:
+            (file or sys.stderr).write(message)
+
 
 def passes(n: int) -> str:
     """``n`` passes, as a sentence says it: "1 pass", "3 passes"."""

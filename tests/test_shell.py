@@ -1,0 +1,54 @@
+"""The shell's ordinary plumbing: output piped into a reader that stops early, or sent to a full
+disk. Each case failed before lecnn handled it: ``| head`` left "error: Broken pipe" and exit 2,
+``--help > /dev/full`` said nothing and exited 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LECNN = [sys.executable, "-m", "lecnn"]
+FULL = Path("/dev/full")
+
+
+def _closed_pipe(args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """``lecnn ARGS | reader`` where the reader has already gone: stdout's pipe is closed before
+    lecnn writes, so its first write meets a broken pipe."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(LECNN + args, stdout=write, stderr=subprocess.PIPE, timeout=300,
+                              check=False)  # fmt: skip
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("args", [["models"], ["--help"], ["train", "--help"]])
+def test_a_reader_that_stops_early_gets_silence_and_the_pipe_status(args):
+    done = _closed_pipe(args)
+    assert done.stderr == b"", done.stderr.decode()
+    assert done.returncode == 141  # 128 + SIGPIPE, what `head` leaves a shell with
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="needs /dev/full (Linux) to fill a disk at will")
+@pytest.mark.parametrize("args", [["models"], ["--help"], ["--version"]])
+def test_output_to_a_full_disk_is_one_line_and_exit_2(args):
+    with FULL.open("w") as full:
+        done = subprocess.run(LECNN + args, stdout=full, stderr=subprocess.PIPE, timeout=300,
+                              check=False)  # fmt: skip
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "disk is full" in lines[0], lines
+
+
+def test_output_redirected_to_a_file_is_whole(tmp_path):
+    out = tmp_path / "models.txt"
+    with out.open("w") as f:
+        done = subprocess.run(LECNN + ["models"], stdout=f, stderr=subprocess.PIPE, timeout=300,
+                              check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stderr == b""
+    assert "lenet5-lush" in out.read_text()
