@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lecnn.errors import LecnnError
 
@@ -28,7 +28,7 @@ def load_digit(path: str | os.PathLike[str]) -> torch.Tensor:
                     "crop or shrink the image to the digit"
                 )
             im.load()
-            gray = np.asarray(im.convert("L"), dtype=np.float64)
+            gray = grey_levels(im)
     except FileNotFoundError:
         raise LecnnError(f"{path}: no such file") from None
     except Image.DecompressionBombError:  # PIL's own limit, above ours: refused from the header
@@ -39,6 +39,30 @@ def load_digit(path: str | os.PathLike[str]) -> torch.Tensor:
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise LecnnError(f"{path}: not an image PIL can read (PNG, JPEG, ...): {e}") from None
     return to_mnist(gray, str(path))
+
+
+def grey_levels(im: Image.Image) -> np.ndarray:
+    """The image as people see it, in grey levels 0–255 (H×W float): turned upright as its
+    orientation tag says (phone photos), deeper-than-8-bit and float images scaled by their own
+    range, and transparent pixels shown as the empty page (web canvases and drawing programs save
+    strokes on a transparent background, often in the same black as the page's transparent
+    pixels: only the alpha channel tells ink from paper)."""
+    im = ImageOps.exif_transpose(im) or im
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit, 32-bit, float grey
+        values = np.asarray(im, dtype=np.float64)
+        low, high = values.min(), values.max()
+        return (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
+    if im.mode == "P" and "transparency" in im.info or im.mode in ("RGBA", "LA", "PA", "La"):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)
+        grey = np.asarray(im.convert("RGBA").convert("L"), dtype=np.float64)
+        alpha = rgba[..., 3] / 255.0
+        if alpha.max() - alpha.min() > 0.05:  # some pixels transparent: the strokes are the rest
+            over_white = alpha * grey + (1 - alpha) * 255.0
+            over_black = alpha * grey
+            # the page shows as whichever background the strokes stand out from
+            return max(over_white, over_black, key=lambda g: float(g.max() - g.min()))
+        return grey
+    return np.asarray(im.convert("L"), dtype=np.float64)
 
 
 def to_mnist(gray: np.ndarray, name: str = "image") -> torch.Tensor:
