@@ -326,6 +326,36 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(subset_dir, t
         assert not list(run.glob(".*.tmp"))  # no orphan temp file survives the next start
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2])
+def test_a_schedulers_signal_saves_says_so_and_the_run_resumes_exactly(subset_dir, tmp_path, sig):
+    """What batch schedulers, container runtimes and service managers send first (SIGTERM, then
+    a kill after a grace period; Slurm's --signal and SGE's -notify warn with SIGUSR1/2; a closed
+    terminal sends SIGHUP) stops a run as Ctrl-C does: a checkpoint saved, one line saying so,
+    exit 128 + the signal, and --resume ends where the uninterrupted run ends. Before, SIGTERM
+    killed the run where it stood (the pass's work since its last checkpoint lost, exit -15)."""
+    args = ["train", "--data-dir", str(subset_dir), *KILL_RUN]
+    straight = _cli(*args, "--logdir", str(tmp_path / "straight"))
+    assert straight.wait() == 0, straight.stderr.read()
+    weights, history = _final(tmp_path / "straight")
+    run = tmp_path / "signalled"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "lecnn", *args, "--logdir", str(run)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _wait_for(run / "checkpoint.pt", proc)
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, (proc.returncode, err)
+    said = [line for line in out.splitlines() if line.startswith("stopped by")]
+    assert len(said) == 1 and signal.Signals(sig).name in said[0] and "--resume" in said[0]
+    assert err == ""
+    resumed = _cli("train", "--resume", str(run), "--no-progress")
+    assert resumed.wait() == 0, resumed.stderr.read()
+    w, h = _final(run)
+    assert h == history
+    assert all(torch.equal(w[k], weights[k]) for k in weights)
+
+
 def test_a_second_writer_is_refused_while_the_first_runs(subset_dir, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--data-dir", str(subset_dir), *KILL_RUN, "--logdir", str(run)]

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from lecnn.cli import main
@@ -75,7 +76,8 @@ def test_a_failing_run_is_named_and_the_others_finish(mnist_dir, tmp_path, capsy
     assert "## Runs that failed" in report and "manual seed 1" in report
 
 
-def test_ctrl_c_stops_every_worker_and_the_same_command_finishes(mnist_dir, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_stops_every_worker_and_the_same_command_finishes(mnist_dir, tmp_path, sig):
     args = _args(mnist_dir, tmp_path, "--jobs", "2")
     args[args.index("--epochs") + 1], args[args.index("--limit") + 1] = "15", "800"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -84,9 +86,9 @@ def test_ctrl_c_stops_every_worker_and_the_same_command_finishes(mnist_dir, tmp_
     deadline = time.time() + 120
     while not list((tmp_path / "reproduce").glob("*/checkpoint.pt")) and time.time() < deadline:
         time.sleep(0.2)  # a pass has ended somewhere: the workers are training
-    proc.send_signal(signal.SIGINT)  # to the parent alone, as `kill -INT` sends it
+    proc.send_signal(sig)  # to the parent alone, as `kill` or a scheduler sends it
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    assert proc.returncode == 128 + sig, out
     assert "run the same command again" in out and "test error" not in out  # none finished
     stopped = {(s[0], s[1]) for s, v in _summaries(tmp_path).items() if v[4] == "interrupted"}
     # the two training, and at most one more the pool had already handed to a worker

@@ -14,6 +14,7 @@ from typing import Any
 from lecnn.cli.common import passes
 from lecnn.errors import LecnnError
 from lecnn.training.config import TrainConfig
+from lecnn.training.interrupt import exit_status, signal_name
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -136,12 +137,13 @@ def _write_summary(parent: Path, runs: list[dict[str, Any]], group: bool, jobs: 
     write_atomically(parent / "runs.json", lambda f: f.write(text.encode()))
 
 
-def _ending(runs: list[dict[str, Any]], stopped: bool, parent: Path) -> int:
+def _ending(runs: list[dict[str, Any]], stopped: int, parent: Path) -> int:
     if stopped:
         print(
-            f"interrupted: checkpoints saved; continue with the same command and --logdir {parent}"
+            f"stopped by {signal_name(stopped)}: checkpoints saved; continue with the same command "
+            f"and --logdir {parent}"
         )
-        return 130
+        return exit_status(stopped)
     errors = [r["test_error"] for r in runs if r["status"] in ("finished", "skipped")]
     if errors:
         spread = f" ± {statistics.stdev(errors):.2%}" if len(errors) > 1 else ""

@@ -10,6 +10,7 @@ from pathlib import Path
 from lecnn.cli import common
 from lecnn.models import IMPLS
 from lecnn.training.config import COMPILE_CHOICES
+from lecnn.training.interrupt import exit_status, signal_name
 
 
 def add_parsers(sub) -> None:
@@ -107,9 +108,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if not group.main:
         return 1 if failed else 0
     if stopped:
-        print("stopped by Ctrl-C: the runs that were training saved their checkpoints; run the "
-              "same command again to finish them")  # fmt: skip
-        return 130
+        print(f"stopped by {signal_name(stopped)}: the runs that were training saved their "
+              "checkpoints; run the same command again to finish them")  # fmt: skip
+        return exit_status(stopped)
     if failed:
         err = LecnnError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
         err.exit_code = 1  # type: ignore[attr-defined]
@@ -149,7 +150,7 @@ def _typed_command(args: argparse.Namespace) -> str:
     return command
 
 
-def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list[str], bool]:
+def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list[str], int]:
     """Train this process's runs, ``jobs`` at a time, a line for each as it ends; the failures,
     named, and whether Ctrl-C stopped them. One process alone, one job: it stops at the first
     failure, as it always did; otherwise the other runs go on and are kept."""

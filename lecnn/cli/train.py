@@ -12,6 +12,7 @@ from lecnn.cli.common import Parser, add_config_flags, passes
 from lecnn.device import describe_device
 from lecnn.models import count
 from lecnn.training.config import RECIPES, TrainConfig
+from lecnn.training.interrupt import exit_status, signal_name
 from lecnn.training.resume import MAY_CHANGE
 
 
@@ -90,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
     r = result.results
     if result.status == "interrupted":
         print(
-            f"interrupted at pass {trainer.progress.epoch + 1}, update {r['steps']}: checkpoint saved; "
-            f"continue with: lecnn train --resume {result.run_dir}"
+            f"stopped by {signal_name(trainer.stop_signal)} at pass {trainer.progress.epoch + 1}, "
+            f"update {r['steps']}: checkpoint saved; continue with: lecnn train --resume {result.run_dir}"
         )
-        return 130
+        return exit_status(trainer.stop_signal)
     f = r["final"]
     print(
         f"done: {cfg.model}/{cfg.impl} test error {f['test_error']:.2%} ({f['test_misses']} misses), "

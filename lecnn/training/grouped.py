@@ -12,6 +12,7 @@ places: each pass is taken by the runs at the earliest place, until they are lev
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from lecnn.device import select_device
 from lecnn.errors import LecnnError
 from lecnn.training.config import ResolvedConfig, TrainConfig
 from lecnn.training.group import GroupStep, stack, unstack
-from lecnn.training.interrupt import sigint_calls
+from lecnn.training.interrupt import stop_signals_call
 from lecnn.training.lockstep import run_pass
 from lecnn.training.loop import Trainer, load_data
 from lecnn.training.results import RunResult, finished_results
@@ -131,10 +132,11 @@ class GroupTrainer:
         for m in self.members:
             m.close()
 
-    def request_stop(self, *_: object) -> None:
-        """Ctrl-C: every run finishes the current update, saves its checkpoint and returns."""
+    def request_stop(self, signum: int = signal.SIGINT, *_: object) -> None:
+        """Ctrl-C (or a scheduler's SIGTERM, ...): every run finishes the current update, saves
+        its checkpoint and returns."""
         for m in self.members:
-            m._stop = True
+            m.request_stop(signum)
 
     def _apply(self, members: Sequence[Trainer], chunks: Sequence) -> list:
         """One update for each of ``members``: one vmapped forward and backward pass for all,
@@ -173,7 +175,7 @@ class GroupTrainer:
             for m in [m for m in self._active if m.done]:  # its last pass saved, not its results
                 self._of[m].result = m._finish("finished")
                 self._leave(m)
-            with sigint_calls(self.request_stop):
+            with stop_signals_call(self.request_stop):
                 while self._active:
                     if not self._pass():
                         for m in list(self._active):

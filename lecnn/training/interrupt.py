@@ -1,5 +1,12 @@
-"""Ctrl-C during a run: a handler for the length of a block, on the main thread (where Python
-delivers signals), then the previous one back."""
+"""Signals that ask a job to end, during a run: a handler for the length of a block, on the main
+thread (where Python delivers signals), then the previous ones back.
+
+Ctrl-C is one; batch schedulers, container runtimes and service managers send SIGTERM and kill
+after a grace period (Slurm at its time limit, ``docker stop``, systemd, Kubernetes, PBS), a closed
+terminal sends SIGHUP, and schedulers that warn ahead send SIGUSR1 or SIGUSR2 (Slurm's
+``--signal``, SGE's ``-notify``). Each of them stops a run as Ctrl-C does: the current update
+finishes, a checkpoint is saved, and the process exits with 128 + the signal's number, the
+status a shell reports for a program that signal ended (130 for Ctrl-C, 143 for SIGTERM)."""
 
 from __future__ import annotations
 
@@ -10,19 +17,54 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+#: the signals that stop a run with its checkpoint saved, where the platform has them
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
+_received: list[int] = []  # the stop signals this process was sent inside a handler block
+
 
 @contextmanager
-def sigint_calls(handler: Callable[..., Any]) -> Iterator[None]:
-    """Ctrl-C calls ``handler`` for the block (the main thread only: Python delivers signals
-    there), then the previous handler is back."""
+def stop_signals_call(handler: Callable[..., Any]) -> Iterator[None]:
+    """Every signal of ``STOP_SIGNALS`` calls ``handler(signum, frame)`` for the block (the main
+    thread only: Python delivers signals there), then the previous handlers are back."""
     if sys.platform == "win32" or not in_main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, handler)
+
+    def noted(signum: int, frame: Any) -> None:
+        _received.append(signum)
+        handler(signum, frame)
+
+    previous = {s: signal.signal(s, noted) for s in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def ignore_stop_signals() -> None:
+    """A worker between runs: the stop signals are the parent's to act on."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
+def last_stop_signal() -> int:
+    """The last stop signal this process received (SIGINT when none: a stop asked in code)."""
+    return _received[-1] if _received else int(signal.SIGINT)
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM``, or ``Ctrl-C`` for SIGINT."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+def exit_status(signum: int) -> int:
+    """128 + the signal's number: what a shell reports for a program that signal ended."""
+    return 128 + int(signum)
 
 
 def in_main_thread() -> bool:

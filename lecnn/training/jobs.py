@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from lecnn.training.interrupt import sigint_calls
+from lecnn.training.interrupt import ignore_stop_signals, last_stop_signal, stop_signals_call
 
 
 def usable_cores() -> int:
@@ -42,13 +41,14 @@ class Outcome:
 
 
 def _one_thread() -> None:
-    """A worker's start: one thread (the runs are many, not wide), and Ctrl-C left to the run's
-    own handler (``Trainer`` saves and stops); between runs it is ignored, the parent decides."""
+    """A worker's start: one thread (the runs are many, not wide), and Ctrl-C (or a scheduler's
+    SIGTERM, ...) left to the run's own handler (``Trainer`` saves and stops); between runs they
+    are ignored, the parent decides."""
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
     torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()
     # the parent prints a line per run as it ends; the runs' own pass lines would interleave
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the worker)
 
@@ -69,27 +69,27 @@ def run_all(
     jobs: int,
     on_end: Callable[[Outcome, int, float], None],
     keep_going: bool = True,
-) -> tuple[list[Outcome], bool]:
+) -> tuple[list[Outcome], int]:
     """``work(task)`` for every task, ``jobs`` at a time in worker processes (``jobs`` 1: one
     after another in this process, as before: there the first failure stops them all unless
     ``keep_going``). ``on_end(outcome, done, seconds_left)`` runs here as each ends. Returns the
-    outcomes in the tasks' order, and whether Ctrl-C stopped them."""
+    outcomes in the tasks' order, and the stop signal that stopped them (0: none did)."""
     if jobs <= 1:
         return _serial(work, tasks, on_end, keep_going)
     start, outcomes = time.perf_counter(), {}
     context = multiprocessing.get_context("spawn")  # no fork of a process torch has threaded
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread)
     futures = {pool.submit(_call, work, task): i for i, task in enumerate(tasks)}
-    asked: list[int] = []  # Ctrl-C: a flag the loop reads, never an exception mid-bookkeeping
+    asked: list[int] = []  # a stop signal: noted, never an exception mid-bookkeeping
     try:
-        with sigint_calls(lambda *_: asked.append(1)):
+        with stop_signals_call(lambda signum, _: asked.append(signum)):
             pending: set[Future] = set(futures)
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 if asked:
                     for f in pending:
                         f.cancel()  # not started: left for the next time
-                    _forward_sigint(pool)  # the running ones save their checkpoints and stop
+                    _forward(pool, asked[-1])  # the running ones save their checkpoints, stop
                     pending = {f for f in pending if not f.cancelled()}
                 for f in finished:
                     if f.cancelled():
@@ -99,25 +99,26 @@ def run_all(
                     on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return [outcomes[i] for i in sorted(outcomes)], bool(asked)
+    return [outcomes[i] for i in sorted(outcomes)], asked[-1] if asked else 0
 
 
-def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[Outcome], bool]:
+def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[Outcome], int]:
     start, outcomes = time.perf_counter(), []
     for task in tasks:
         outcome = _call(work, task) if keep_going else Outcome(task, result=work(task))
         outcomes.append(outcome)
         on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
         if isinstance(outcome.result, dict) and outcome.result.get("status") == "interrupted":
-            return outcomes, True
-    return outcomes, False
+            return outcomes, last_stop_signal()
+    return outcomes, 0
 
 
-def _forward_sigint(pool: ProcessPoolExecutor) -> None:
-    """Ctrl-C sent to this process alone (``kill -INT``) reaches its workers too."""
+def _forward(pool: ProcessPoolExecutor, signum: int) -> None:
+    """A stop signal sent to this process alone (``kill -TERM``, a scheduler) reaches its
+    workers too."""
     for pid in list(getattr(pool, "_processes", {}) or {}):
         try:
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signum)
         except OSError:
             pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from lecnn.training.config import TrainConfig, make_optimizer
 from lecnn.training.distributed import SINGLE, Processes, check_split, join, launched
 from lecnn.training.engine import Engine, encode_targets, make_engine, use_channels_last
 from lecnn.training.evaluate import Evaluation, evaluate
-from lecnn.training.interrupt import sigint_calls
+from lecnn.training.interrupt import stop_signals_call
 from lecnn.training.lockstep import Stretch, run_pass
 from lecnn.training.pool import pool_for
 from lecnn.training.reporter import Reporter, Tally
@@ -103,7 +104,7 @@ class Trainer:
                 remove_if_unused(run_dir)  # a run that never started leaves no folder behind
             raise
         self.progress_bar = progress_bar
-        self._stop = False
+        self._stop, self.stop_signal = False, int(signal.SIGINT)
         self.final_test: Evaluation | None = None  # the test evaluation after the last pass
 
     def _setup(
@@ -189,9 +190,10 @@ class Trainer:
             self.state.save(self.checkpoint_path)
         return self.checkpoint_path
 
-    def request_stop(self, *_: Any) -> None:
-        """Finish the current update, save a checkpoint and return (what Ctrl-C does)."""
-        self._stop = True
+    def request_stop(self, signum: int = signal.SIGINT, *_: Any) -> None:
+        """Finish the current update, save a checkpoint and return (what Ctrl-C, or a scheduler's
+        SIGTERM, does); ``signum`` is kept for the exit status."""
+        self._stop, self.stop_signal = True, int(signum)
 
     def _per_call(self, batch: int) -> int:
         """Updates the next call takes: the compiled update's chunk where a whole one fits before
@@ -218,7 +220,7 @@ class Trainer:
         would."""
         self.open_report()
         try:
-            with sigint_calls(self.request_stop):
+            with stop_signals_call(self.request_stop):
                 while not self.done:
                     if not self._train_pass(on_step):
                         return self._finish("interrupted")

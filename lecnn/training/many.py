@@ -118,9 +118,9 @@ def train_all(
     on_run: Callable[[dict[str, Any]], None] = lambda s: None,
     on_unit: Callable[[int, int, float], None] = lambda done, total, left: None,
     progress_bar: bool | None = False,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[dict[str, Any]], int]:
     """Train ``configs`` (each with its own ``logdir``): a summary per run, in their order, and
-    whether Ctrl-C stopped them. ``on_run`` sees each run's summary as its unit ends; a run whose
+    the stop signal that stopped them (0: none). ``on_run`` sees each run's summary as its unit ends; a run whose
     worker failed is a summary with status ``failed`` and the reason."""
     from functools import partial
 
