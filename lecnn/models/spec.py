@@ -195,6 +195,27 @@ def _lecun1989_modern() -> ModelSpec:
     )
 
 
+def _lenet5_trunk(sub: dict[str, Any]) -> tuple[L, ...]:
+    """LeNet-5 from C1 to C5's squashing, the part the paper's net and its authors' code share
+    (Table I's C3); ``sub`` sets S2 and S4's subsampling."""
+    return (
+        L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}, "C1"),
+        L("scaled_tanh"),
+        L("subsampling", {"channels": 6, **sub}, "S2"),
+        L("scaled_tanh"),
+        L(
+            "conv",
+            {"in_channels": 6, "out_channels": 16, "kernel_size": 5, "connection_table": LENET5_C3},
+            "C3",
+        ),  # fmt: skip
+        L("scaled_tanh"),
+        L("subsampling", {"channels": 16, **sub}, "S4"),
+        L("scaled_tanh"),
+        L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
+        L("scaled_tanh"),
+    )
+
+
 def lenet5_spec(
     init: str = "sqrt",
     subsampling: str = "mean",
@@ -219,25 +240,7 @@ def lenet5_spec(
         "(Table I), S4, C5 120, F6 84, scaled tanh, Euclidean RBF output",
         input="lenet32",
         layers=(
-            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}, "C1"),
-            L("scaled_tanh"),
-            L("subsampling", {"channels": 6, **sub}, "S2"),
-            L("scaled_tanh"),
-            L(
-                "conv",
-                {
-                    "in_channels": 6,
-                    "out_channels": 16,
-                    "kernel_size": 5,
-                    "connection_table": LENET5_C3,
-                },
-                "C3",
-            ),
-            L("scaled_tanh"),
-            L("subsampling", {"channels": 16, **sub}, "S4"),
-            L("scaled_tanh"),
-            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
-            L("scaled_tanh"),
+            *_lenet5_trunk(sub),
             L("flatten"),
             L("linear", {"in_features": 120, "out_features": 84}, "F6"),
             L("scaled_tanh"),
@@ -320,7 +323,6 @@ def _lenet5_lush() -> ModelSpec:
     """LeNet-5 as its authors' own code builds it (barak/lush packages/gblearn2/net-lenet5.lsh,
     net-cscscf.lsh): no F6 and no RBF layer, the squashing function after every layer."""
     sub = {"mode": "sum", "coefficient": 0.5}  # s-layer forget 1 2: 1/√(2·2), gb-modules-nn.lsh:592
-    table = {"connection_table": LENET5_C3}
     return ModelSpec(
         name="lenet5-lush",
         description="LeNet-5 as the authors' Lush code builds it: 32x32 input (0 background, ink "
@@ -328,16 +330,7 @@ def _lenet5_lush() -> ModelSpec:
         "layer, ½ squared error to ±1 targets, 51,046 parameters",
         input="lush32",
         layers=(
-            L("conv", {"in_channels": 1, "out_channels": 6, "kernel_size": 5}, "C1"),
-            L("scaled_tanh"),
-            L("subsampling", {"channels": 6, **sub}, "S2"),
-            L("scaled_tanh"),
-            L("conv", {"in_channels": 6, "out_channels": 16, "kernel_size": 5, **table}, "C3"),
-            L("scaled_tanh"),
-            L("subsampling", {"channels": 16, **sub}, "S4"),
-            L("scaled_tanh"),
-            L("conv", {"in_channels": 16, "out_channels": 120, "kernel_size": 5}, "C5"),
-            L("scaled_tanh"),
+            *_lenet5_trunk(sub),
             L("flatten"),
             L("linear", {"in_features": 120, "out_features": 10}, "output"),
             L("scaled_tanh"),
