@@ -99,17 +99,23 @@ def test_a_row_names_its_commits_and_says_when_they_differ():
     assert "different commits" in row
 
 
-def test_a_new_summary_records_its_provenance(mnist_dir, tmp_path):
+def test_a_new_summary_records_its_provenance(mnist_dir, tmp_path, monkeypatch):
     """A shortened reproduction run writes the commit, torch, device, threads, dtype, compile
     mode, memory format and the data's name and checksum into its summary."""
+    from lecnn.repro import provenance as prov_module
+    from lecnn.repro import run as run_module
     from lecnn.repro.protocols import protocol
     from lecnn.repro.run import run_one
 
+    # the checkout moving on while runs train (a commit made meanwhile) is not what made them
+    moved = lambda *_: ("f" * 40, False)  # noqa: E731
+    monkeypatch.setattr(prov_module, "source_commit", moved)
+    monkeypatch.setattr(run_module, "source_commit", moved, raising=False)  # a call made there
     summary = run_one(protocol("lecun1989", "faithful"), "manual", 0, runs_dir=tmp_path,
                       data_dir=str(mnist_dir), epochs=1, limit=64, compile="off",
                       progress_bar=False)  # fmt: skip
     prov = summary["provenance"]
-    assert prov["lecnn"]["commit"] == source_commit(ROOT)[0]
+    assert prov["lecnn"]["commit"] == prov_module.IMPORTED[0] == source_commit(ROOT)[0]
     assert prov["torch"] == torch.__version__ and prov["threads"] == torch.get_num_threads()
     assert (prov["dtype"], prov["memory_format"]) == ("float32", "contiguous")
     assert prov["compile"].startswith("eager") and prov["data"]["name"] == "mnist"

@@ -40,6 +40,12 @@ def source_commit(root: Path = SOURCE) -> tuple[str | None, bool | None]:
     return head.stdout.strip(), status.returncode == 0 and status.stdout.strip() == ""
 
 
+#: the commit of the code this process imported: taken once, when lecnn.repro is first imported
+#: (a worker of lecnn reproduce imports it when it starts), so a commit made while runs train is
+#: not taken for the one that made them
+IMPORTED = source_commit()
+
+
 def data_checksum(digits: Digits) -> str:
     """SHA-256 over the digits as stored: training images, labels, test images, labels (uint8
     each), in that order — the same for the gzip or raw files, whatever folder holds them."""
@@ -52,9 +58,9 @@ def data_checksum(digits: Digits) -> str:
 def provenance(
     trainer: Any, dataset: str, checksum: str, code: tuple[str | None, bool | None]
 ) -> dict[str, Any]:
-    """The run's provenance, from the ``Trainer`` that trained it; ``code`` is ``source_commit()``
-    taken when the run started (the code it imported, not whatever the checkout holds when it
-    ends)."""
+    """The run's provenance, from the ``Trainer`` that trained it; ``code`` is ``IMPORTED``, the
+    commit of the code the process imported (not whatever the checkout holds when the run starts
+    or ends)."""
     commit, clean = code
     cfg = trainer.config
     return {

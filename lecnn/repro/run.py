@@ -14,7 +14,7 @@ from lecnn.data import load_mnist
 from lecnn.device import describe_machine, select_device
 from lecnn.models import count, get_spec
 from lecnn.repro.protocols import PROTOCOLS, Protocol
-from lecnn.repro.provenance import data_checksum, provenance, source_commit
+from lecnn.repro.provenance import IMPORTED, data_checksum, provenance
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
@@ -54,7 +54,6 @@ def run_one(
         compile=compile, logdir=str(logdir),
     )  # fmt: skip
     checksum = data_checksum(load_mnist(data_dir, dataset=config.dataset))
-    code = source_commit()  # before training: a commit made meanwhile did not make this run
     start = time.perf_counter()
     resume = resumable(logdir)
     # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
@@ -74,7 +73,7 @@ def run_one(
         "command": command,
         "run_dir": os.path.relpath(result.run_dir),  # a path a reader's checkout has too
         "resumed": resume is not None,
-        "provenance": provenance(trainer, config.dataset, checksum, code),
+        "provenance": provenance(trainer, config.dataset, checksum, IMPORTED),
     }
     body = (json.dumps(summary, indent=2) + "\n").encode()
     write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
