@@ -6,6 +6,7 @@ code, a pattern its one stderr line must match, and optionally a check of the fi
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -383,7 +384,10 @@ def small_disk(tmp_path):
         ["mount", "-t", "tmpfs", "-o", "size=240k", "tmpfs", str(mnt)], capture_output=True
     )
     if proc.returncode != 0:
-        # mounting needs privileges some machines lack; the issue asks to skip with the reason there
+        # Kept, justified: a real full disk needs a mount only a privileged process may make. CI
+        # runs as root and runs this test (the skip does not fire there); on any machine the
+        # same behaviour is held by test_a_disk_that_fills_mid_run_keeps_the_last_checkpoint,
+        # which makes the disk "fill" in-process instead.
         pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.decode().strip()}")
     yield mnt
     subprocess.run(["umount", str(mnt)], check=False)
@@ -400,6 +404,33 @@ def test_disk_full_keeps_the_last_good_checkpoint(subset_dir, small_disk):
     assert ckpt["progress"]["epoch"] >= 1
     assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values())
     assert not list(run.glob(".*.tmp"))  # the failed write cleaned up after itself
+
+
+def test_a_disk_that_fills_mid_run_keeps_the_last_checkpoint(
+    subset_dir, tmp_path, monkeypatch, capsys
+):
+    """The full disk without a mount: once the first checkpoint is written, every later fsync
+    fails with ENOSPC, as a disk that filled up makes it fail. One line, exit 2, the last good
+    checkpoint whole, no temp file left (the unprivileged twin of the tmpfs test above)."""
+    run = tmp_path / "run"
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if (run / "checkpoint.pt").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    args = ["train", "--data-dir", str(subset_dir), "--device", "cpu", "--model", "linear",
+            "--epochs", "20", "--logdir", str(run), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "disk is full; the previous checkpoint.pt is kept" in err[0], err
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["progress"]["epoch"] >= 1
+    assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values())
+    assert not list(run.glob(".*.tmp"))
 
 
 def test_resume_extends_a_finished_run_as_if_planned(subset_dir, tmp_path, capsys):
