@@ -125,3 +125,21 @@ def test_a_new_summary_records_its_provenance(mnist_dir, tmp_path, monkeypatch):
         (tmp_path / "summaries" / "lecun1989-faithful-manual-seed0.json").read_text()
     )
     assert written["provenance"] == prov
+
+
+def test_a_runs_results_name_its_folders_relative_and_its_checkpoint_absolute(subset_dir, tmp_path):
+    """results.json (the record a reader sees, and what the committed ablation runs keep) shows
+    the run and data folders relative to the working folder; the checkpoint keeps them absolute
+    so the run resumes from anywhere."""
+    from lecnn.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--data-dir", str(subset_dir), "--device", "cpu", "--model", "linear",
+            "--epochs", "1", "--logdir", str(run), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    shown = json.loads((run / "results.json").read_text())["config"]
+    for key, folder in (("logdir", run), ("data_dir", subset_dir)):
+        assert not Path(shown[key]).is_absolute(), (key, shown[key])
+        assert (Path.cwd() / shown[key]).resolve() == Path(folder).resolve()
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)["config"]
+    assert Path(saved["logdir"]).is_absolute() and Path(saved["data_dir"]).is_absolute()

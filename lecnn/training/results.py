@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def finish(
     counts = count(spec)
     results: dict[str, Any] = {
         "status": status,
-        "config": cfg.to_dict(),
+        "config": shown(cfg.to_dict()),
         "model": spec.name,
         "description": spec.description,
         "counts": vars(counts),
@@ -83,6 +84,20 @@ def finish(
         text = json.dumps(results, indent=2, default=str)
         write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(run_dir, status, results)
+
+
+def shown(config: dict[str, Any]) -> dict[str, Any]:
+    """The run's settings as its record shows them: the run folder and data folder relative to
+    the working folder (``runs/x``, ``../shared/data/mnist``), which a reader's checkout has too.
+    The checkpoint keeps them absolute, so a run resumes from any working folder."""
+    out = dict(config)
+    for key in ("logdir", "data_dir"):
+        if out.get(key):
+            try:
+                out[key] = os.path.relpath(out[key])
+            except ValueError:  # another drive (Windows): no relative path exists
+                pass
+    return out
 
 
 def finished_results(run_dir: Path) -> dict[str, Any] | None:
