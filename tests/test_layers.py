@@ -13,6 +13,7 @@ from lecnn.checks import parity
 from lecnn.manual import Conv2d, MaxPool2d, ReLU
 from lecnn.manual.conv import KERNELS_FROM, METHODS
 from lecnn.models import MODELS, get_spec
+from lecnn.models.build import INPUT_SIZE
 from lecnn.training.engine import encode_targets, make_engine
 
 TOL = 1e-10
@@ -248,9 +249,6 @@ class Recorded(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-SIDES = {"zip16": 16, "lenet28": 28, "lenet32": 32, "lush32": 32, "mnist28": 28}
-
-
 def test_the_recorder_sees_a_derivative_kernel():
     """What the next test relies on: autograd's own backward shows up in the recorded ops."""
     x = torch.randn(2, 1, 8, 8, requires_grad=True)
@@ -265,7 +263,7 @@ def test_a_manual_update_runs_no_derivative_kernel(model):
     convolution's im2col and framework-op forms), both layouts: every operator the framework ran
     is a forward one — nothing named ``*_backward``, no autograd graph."""
     spec = get_spec(model)
-    side = SIDES[spec.input]
+    side = INPUT_SIZE[spec.input]
     for batch, channels_last in ((1, False), (64, False), (64, True)):
         engine = make_engine(spec, "manual", seed=0, device=torch.device("cpu"),
                              channels_last=channels_last)  # fmt: skip

@@ -77,11 +77,14 @@ def _flushed(code: int, command: str) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except OSError as e:
-        sys.stderr.write(
-            f"lecnn{command}: error: cannot write the output: {describe_os_error(e)}\n"
-        )
-        return 2
+        return _unwritable(e, command)
     return code
+
+
+def _unwritable(e: OSError, command: str) -> int:
+    """Output that could not be written (a full disk, a read-only file): one line, exit 2."""
+    sys.stderr.write(f"lecnn{command}: error: cannot write the output: {describe_os_error(e)}\n")
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except OSError as e:  # the help could not be written
-        sys.stderr.write(f"lecnn: error: cannot write the output: {describe_os_error(e)}\n")
-        return 2
+        return _unwritable(e, "")
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for records of what was run
     if args.command is None:
         parser.print_help()

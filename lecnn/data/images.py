@@ -53,9 +53,9 @@ def grey_levels(im: Image.Image) -> np.ndarray:
         low, high = values.min(), values.max()
         return (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
     if im.mode == "P" and "transparency" in im.info or im.mode in ("RGBA", "LA", "PA", "La"):
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)
-        grey = np.asarray(im.convert("RGBA").convert("L"), dtype=np.float64)
-        alpha = rgba[..., 3] / 255.0
+        rgba = im.convert("RGBA")
+        grey = np.asarray(rgba.convert("L"), dtype=np.float64)
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
         if alpha.max() - alpha.min() > 0.05:  # some pixels transparent: the strokes are the rest
             over_white = alpha * grey + (1 - alpha) * 255.0
             over_black = alpha * grey

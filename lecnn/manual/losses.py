@@ -35,7 +35,7 @@ class MSELoss(Loss):
         loss = (self.err * self.err).sum()
         if self.reduction == "mean":
             return loss / self.err.numel()
-        return loss * 0.5 if self.reduction == "half" else loss
+        return loss * self.FACTORS[self.reduction]
 
     def _scale(self) -> float:
         """2c: the factor of ∂Loss/∂a_k = −2c·Err_k and of ∂²Loss/∂a_k²."""

@@ -55,13 +55,10 @@ def data_checksum(digits: Digits) -> str:
     return h.hexdigest()
 
 
-def provenance(
-    trainer: Any, dataset: str, checksum: str, code: tuple[str | None, bool | None]
-) -> dict[str, Any]:
-    """The run's provenance, from the ``Trainer`` that trained it; ``code`` is ``IMPORTED``, the
-    commit of the code the process imported (not whatever the checkout holds when the run starts
-    or ends)."""
-    commit, clean = code
+def provenance(trainer: Any, dataset: str, checksum: str) -> dict[str, Any]:
+    """The run's provenance, from the ``Trainer`` that trained it; its commit is ``IMPORTED``, the
+    code the process imported (not whatever the checkout holds when the run starts or ends)."""
+    commit, clean = IMPORTED
     cfg = trainer.config
     return {
         "lecnn": {"version": __version__, "commit": commit, "clean": clean},
@@ -89,6 +86,6 @@ def pasteable(argv: list[str], cwd: Path | None = None) -> str:
             if data_dir is not None and path == data_dir:
                 word = '"$LECNN_DATA"'
             elif path.is_relative_to(cwd):
-                word = shlex.quote(str(path.relative_to(cwd)) or ".")
+                word = shlex.quote(str(path.relative_to(cwd)))
         out.append(word)
     return " ".join(out)

@@ -14,7 +14,7 @@ from lecnn.data import load_mnist
 from lecnn.device import describe_machine, select_device
 from lecnn.models import count, get_spec
 from lecnn.repro.protocols import PROTOCOLS, Protocol
-from lecnn.repro.provenance import IMPORTED, data_checksum, provenance
+from lecnn.repro.provenance import data_checksum, provenance
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.config import TrainConfig
 from lecnn.training.loop import Trainer
@@ -73,7 +73,7 @@ def run_one(
         "command": command,
         "run_dir": os.path.relpath(result.run_dir),  # a path a reader's checkout has too
         "resumed": resume is not None,
-        "provenance": provenance(trainer, config.dataset, checksum, IMPORTED),
+        "provenance": provenance(trainer, config.dataset, checksum),
     }
     body = (json.dumps(summary, indent=2) + "\n").encode()
     write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
