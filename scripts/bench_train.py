@@ -161,9 +161,9 @@ def main() -> None:
                 cfg = TrainConfig(model=model, data_dir=args.data_dir)
                 cache[spec_input] = load_data(cfg, device, torch.float32)
             n = min(len(cache[spec_input].train), args.limit or len(cache[spec_input].train))
-            # --repeats: the implementations (and layouts, batch sizes) alternate pass by pass,
-            # so a slow spell of the machine falls on all of them; the ratio is of the medians
-            # the implementations innermost: the two sides of each ratio run one after the other
+            # --repeats: every variant takes its turn each round, so a slow spell of the machine
+            # falls on all of them; the implementations innermost, so the two sides of each ratio
+            # run one after the other; the ratio is of the medians
             variants = [(i, m, f, b) for m in modes for f in layouts for b in batch_sizes
                         for i in args.impls.split(",")]  # fmt: skip
             for impl, mode, layout, batch in variants * args.repeats:
