@@ -47,7 +47,7 @@ def make_step(impl: str, variant: str, batches: list) -> tuple[Callable[..., Non
     """One update of ``impl`` as ``variant`` takes it, and what building it cost (compiling)."""
     engine, opt = engine_for(impl, variant == "channels-last")
     if variant == "torch.compile":
-        update = CompiledUpdate(engine, opt, 1)
+        update = CompiledUpdate(engine, opt, 1, torch.device("cpu"))
 
         def compiled(xb: torch.Tensor, yb: torch.Tensor) -> None:
             update(xb[None], yb[None], [1e-3])

@@ -45,7 +45,7 @@ def per_run_update(
             o.step(e.params(), e.grads())
     solo = (time.perf_counter() - start) / (updates * runs) * 1e6
     params = stack([e.params() for e in engines])
-    group, opt = GroupStep(spec, impl, CPU, torch.float32), make_optimizer(cfg)
+    group, opt = GroupStep(engines[0]), make_optimizer(cfg)
     _, _, grads = group(params, xs, ts)  # warm-up: vmap's first call traces
     start = time.perf_counter()
     for _ in range(updates):

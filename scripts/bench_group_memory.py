@@ -25,7 +25,7 @@ def measure(model: str, runs: int) -> float:
 
     from lecnn.training.config import TrainConfig
     from lecnn.training.grouped import GroupTrainer
-    from lecnn.training.loop import load_data
+    from lecnn.training.setup import load_data
 
     tmp = tempfile.mkdtemp()
     configs = [
@@ -35,10 +35,9 @@ def measure(model: str, runs: int) -> float:
     ]  # fmt: skip
     data = load_data(configs[0].resolved(), torch.device("cpu"), torch.float32)
     group = GroupTrainer(configs, data=data)
-    for m in group.members:
-        m.open_report()
-    stretches = [m._start_stretch() for m in group.members]
-    group._apply(group.members, [m._next_chunk(s) for m, s in zip(group.members, stretches)])
+    passes = [m.start_pass() for m in group.members]
+    assert group.update is not None
+    group.update(group.members, [p.next_chunk() for p in passes])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

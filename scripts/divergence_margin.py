@@ -20,7 +20,7 @@ import torch
 from lecnn.data import make_generator, pass_order
 from lecnn.training.config import TrainConfig
 from lecnn.training.engine import encode_targets, make_engine
-from lecnn.training.loop import load_data
+from lecnn.training.setup import load_data
 from lecnn.training.state import GROWTH
 
 ROOT = Path(__file__).resolve().parent.parent

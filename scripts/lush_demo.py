@@ -56,7 +56,7 @@ def main() -> None:
             trainer = Trainer(cfg, data=data, progress_bar=False)
             trainer.run()
             scale = torch.cat(
-                [kept(trainer, k, s["scale"]) for k, s in trainer.optimizer.state.items()]
+                [kept(trainer, k, s["scale"]) for k, s in trainer.setup.optimizer.state.items()]
             )
             train = accuracy(trainer, data.train.x[:2000], data.train.y[:2000])
             print(f"seed {seed}: ε in [{float(scale.min()):.6f}, {float(scale.max()):.6f}]; "

@@ -80,8 +80,8 @@ def _rates(data, tmp_path, **kw) -> tuple[list[float], int]:
     cfg = TrainConfig(device="cpu", limit=640, batch_size=64, logdir=str(tmp_path), **kw)
     trainer = Trainer(cfg, data=data, progress_bar=False)
     rates: list[float] = []
-    trainer.run(on_step=lambda step, loss: rates.append(trainer.optimizer.lr))
-    return rates, trainer.batches
+    trainer.run(on_step=lambda step, loss: rates.append(trainer.setup.optimizer.lr))
+    return rates, trainer.setup.batches
 
 
 def test_cosine_rates_follow_the_global_step(data28, tmp_path):

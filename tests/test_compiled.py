@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from lecnn.data import make_generator, pass_order
-from lecnn.training import compiled, loop
+from lecnn.training import compiled
 from lecnn.training.compiled import PAYS_AFTER, use_compiled
 from lecnn.training.config import TrainConfig, make_optimizer
 from lecnn.training.engine import encode_targets, make_engine
 from lecnn.training.loop import Trainer, load_data
+from lecnn.training.updaters import EagerUpdate
 
 CPU = torch.device("cpu")
 UPDATES = 200
@@ -60,7 +61,7 @@ def test_compiled_and_eager_take_the_same_steps(
     model, settings, per_call, impl, data64, tmp_path, monkeypatch
 ):
     # fewer updates per call than a real run: each unrolled update adds compile time
-    monkeypatch.setattr(loop, "updates_per_call", lambda device, batch_size: per_call)
+    monkeypatch.setattr(compiled, "updates_per_call", lambda device, batch_size: per_call)
     eager, eager_losses = _run(model, impl, settings, data64, tmp_path, "off")
     before = torch.get_rng_state()
     comp, comp_losses = _run(model, impl, settings, data64, tmp_path, "on")
@@ -68,7 +69,7 @@ def test_compiled_and_eager_take_the_same_steps(
     # default one for each call and taken back: the default one is left as it was
     assert torch.equal(torch.get_rng_state(), before)
     assert not eager.compiled and comp.compiled
-    assert comp.update is not None and comp.update.per_call == per_call
+    assert comp.compiled and comp.updater.program.per_call == per_call
     # every update reported, in order, and the optimizer counted them all
     assert (
         [s for s, _ in comp_losses] == [s for s, _ in eager_losses] == list(range(1, UPDATES + 1))
@@ -105,12 +106,14 @@ def test_compile_off_is_eager_training_bit_for_bit(data64, tmp_path):
     settings = {"batch_size": 1}
     trainer, losses = _run("lecun1989", "manual", settings, data64, tmp_path, "off")
     cfg = trainer.config
-    engine = make_engine(trainer.spec, "manual", seed=cfg.seed, device=CPU, dtype=torch.float64)
+    engine = make_engine(
+        trainer.engine.spec, "manual", seed=cfg.seed, device=CPU, dtype=torch.float64
+    )
     opt = make_optimizer(cfg)
     train = data64["zip16"].train
     generator = make_generator(CPU, cfg.seed)
     order = pass_order(UPDATES, device=CPU, generator=generator, shuffle=cfg.order != "fixed")
-    targets = encode_targets(train.y[:UPDATES], trainer.spec.target, torch.float64)[order]
+    targets = encode_targets(train.y[:UPDATES], trainer.engine.spec.target, torch.float64)[order]
     xs = train.x[:UPDATES][order]
     plain = []
     for i in range(UPDATES):
@@ -136,7 +139,7 @@ def test_auto_compiles_where_it_pays():
 
 def test_short_runs_stay_eager_and_say_so(data64, tmp_path):
     trainer, _ = _run("lecun1989", "manual", {"batch_size": 1}, data64, tmp_path, "auto")
-    assert not trainer.compiled and trainer.update is None
+    assert not trainer.compiled and isinstance(trainer.updater, EagerUpdate)
     results = json.loads((trainer.run_dir / "results.json").read_text())
     assert results["config"]["compile"] == "auto" and results["compiled"] is False
 
@@ -157,6 +160,6 @@ def test_cuda_graph_update_takes_the_eager_steps(impl, model, batch, mnist_dir, 
         trainer.run()
         runs[compile_] = trainer
     assert runs["on"].compiled
-    assert runs["on"].update.per_call == compiled.updates_per_call(cuda, batch)
+    assert runs["on"].updater.program.per_call == compiled.updates_per_call(cuda, batch)
     rel = _max_rel(runs["off"].engine.state_dict(), runs["on"].engine.state_dict())
     assert max(rel.values()) < 1e-9, rel

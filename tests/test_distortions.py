@@ -9,7 +9,7 @@ import torch
 from lecnn.errors import LecnnError
 from lecnn.training.augment import augmentation, paper_theta
 from lecnn.training.config import TrainConfig
-from lecnn.training.loop import load_data
+from lecnn.training.setup import load_data
 
 
 def test_the_maps_have_only_the_papers_parts_within_their_ranges():

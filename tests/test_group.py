@@ -12,7 +12,7 @@ from lecnn.models import get_spec
 from lecnn.training.config import TrainConfig, make_optimizer
 from lecnn.training.engine import encode_targets, make_engine
 from lecnn.training.group import GroupStep, stack, unstack
-from lecnn.training.loop import load_data
+from lecnn.training.setup import load_data
 
 CPU, D = torch.device("cpu"), torch.float64
 SEEDS, UPDATES = (0, 1, 2), 15
@@ -58,7 +58,8 @@ def test_a_run_in_a_group_takes_the_steps_it_takes_alone(model, settings, impl, 
 
     starts = [make_engine(spec, impl, seed=s, device=CPU, dtype=D).params() for s in SEEDS]
     params = {k: v.clone() for k, v in stack(starts).items()}
-    step_all, opt = GroupStep(spec, impl, CPU, D), make_optimizer(cfg)
+    template = make_engine(spec, impl, seed=0, device=CPU, dtype=D)  # lends its network
+    step_all, opt = GroupStep(template), make_optimizer(cfg)
     group_losses = []
     for step in range(UPDATES):
         xs, ts = (torch.stack(parts) for parts in zip(*(batch(r, step) for r in range(3))))

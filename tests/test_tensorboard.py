@@ -84,12 +84,12 @@ def test_step_level_points_and_learning_rate_from_the_first_update(run):
 def test_default_run_has_a_few_hundred_step_points(data28, tmp_path):
     trainer = Trainer(TrainConfig(device="cpu", logdir=str(tmp_path / "a")), data=data28)
     trainer.close()
-    points = trainer.batches * trainer.config.epochs // trainer.log_every
+    points = trainer.setup.batches * trainer.config.epochs // trainer.setup.log_every
     assert LOG_POINTS <= points < 2 * LOG_POINTS
     cfg = TrainConfig(device="cpu", batch_size=1, epochs=2, limit=5000, logdir=str(tmp_path / "b"))
     per_example = Trainer(cfg, data=data28)
     per_example.close()
-    assert per_example.log_every == 2 * 5000 // LOG_POINTS  # per-example runs get curves too
+    assert per_example.setup.log_every == 2 * 5000 // LOG_POINTS  # per-example runs get curves too
 
 
 @pytest.fixture(scope="module")

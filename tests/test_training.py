@@ -167,7 +167,7 @@ def test_nan_stops_run_and_keeps_last_good_checkpoint(data28, tmp_path):
 
     def blow_up(step, loss):
         if step == 10:  # after the first pass: make the step size absurd
-            trainer.schedule = lambda epoch, step: 1e30
+            trainer.setup.schedule = lambda epoch, step: 1e30
 
     with pytest.raises(Diverged, match="learning rate"):
         trainer.run(on_step=blow_up)

@@ -15,10 +15,11 @@ from lecnn.training.augment import random_affine
 from lecnn.training.checkpoint import FORMAT, load_checkpoint
 from lecnn.training.config import OPTIMIZERS, TrainConfig
 from lecnn.training.engine import make_engine
-from lecnn.training.loop import default_run_dir, train
+from lecnn.training.loop import train
 from lecnn.training.resume import resumed_config
 from lecnn.training.rundir import RunLock
 from lecnn.training.runlog import StepCurve
+from lecnn.training.setup import default_run_dir
 from lecnn.training.state import Diverged
 
 CPU = torch.device("cpu")

@@ -77,7 +77,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.device import select_device
     from lecnn.errors import LecnnError
     from lecnn.repro.report import write_report
-    from lecnn.training.distributed import SINGLE, gather_objects, join, launched
+    from lecnn.training.distributed import ONE_PROCESS, gather_objects, join, launched
     from lecnn.training.jobs import default_jobs
 
     protos = _protocols(args)
@@ -92,20 +92,20 @@ def run_reproduce(args: argparse.Namespace) -> int:
     # seed by seed, both implementations of a seed together: a stopped table has whole pairs
     runs = [(key, impl, seed) for key, _ in protos
             for seed in range(args.first_seed, args.first_seed + seeds) for impl in impls]  # fmt: skip
-    group = join(select_device("cpu")) if launched() else SINGLE  # Gloo, to share out the runs
+    ranks = join(select_device("cpu")) if launched() else ONE_PROCESS  # Gloo, to share out the runs
     jobs = args.jobs or default_jobs()
-    if group.main:
-        spread = f", spread over {group.world} processes" if group.parallel else ""
+    if ranks.main:
+        spread = f", spread over {ranks.world} processes" if ranks.parallel else ""
         title = protos[0][1].title if len(protos) == 1 else f"{len(protos)} protocols"
         print(f"{title}; {len(impls)} implementation(s) × {seeds} seed(s){spread}, "
               f"{min(jobs, len(runs))} at a time")  # fmt: skip
-    failed, stopped = _train(args, runs[group.rank :: group.world], group, jobs)
-    if group.parallel:
+    failed, stopped = _train(args, runs[ranks.rank :: ranks.world], ranks, jobs)
+    if ranks.parallel:
         failed = [f for part in gather_objects(failed) for f in part]
-    if group.main:
+    if ranks.main:
         print(f"report: {write_report(args.runs_dir, failed=failed)}")
-    group.barrier()  # the ranks leave the job together, once the report is written
-    if not group.main:
+    ranks.barrier()  # the ranks leave the job together, once the report is written
+    if not ranks.main:
         return 1 if failed else 0
     if stopped:
         print(f"stopped by {signal_name(stopped)}: the runs that were training saved their "
@@ -150,7 +150,7 @@ def _typed_command(args: argparse.Namespace) -> str:
     return command
 
 
-def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list[str], int]:
+def _train(args: argparse.Namespace, mine: list, ranks, jobs: int) -> tuple[list[str], int]:
     """Train this process's runs, ``jobs`` at a time, a line for each as it ends; the failures,
     named, and whether Ctrl-C stopped them. One process alone, one job: it stops at the first
     failure, as it always did; otherwise the other runs go on and are kept."""
@@ -164,7 +164,7 @@ def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list
         epochs=args.epochs, limit=args.limit, command=_typed_command(args), compile=args.compile,
         progress_bar=False if args.no_progress or jobs > 1 else None,
     )  # fmt: skip
-    rank = f" (rank {group.rank})" if group.parallel else ""
+    rank = f" (rank {ranks.rank})" if ranks.parallel else ""
     failed: list[str] = []
 
     def ended(outcome, done: int, left: float) -> None:
@@ -179,7 +179,7 @@ def _train(args: argparse.Namespace, mine: list, group, jobs: int) -> tuple[list
             print(f"[{done}/{len(mine)} runs done{eta}]", flush=True)
 
     work = partial(reproduce_task, options)
-    _, stopped = run_all(work, mine, jobs, ended, keep_going=group.parallel or jobs > 1)
+    _, stopped = run_all(work, mine, jobs, ended, keep_going=ranks.parallel or jobs > 1)
     return failed, stopped
 
 

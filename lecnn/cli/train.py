@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         progress_bar=False if args.no_progress else None,
     )
     cfg = trainer.config
-    if not trainer.main:  # under torchrun rank 0 speaks for the run
+    if not trainer.setup.ranks.main:  # under torchrun rank 0 speaks for the run
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of this process)
     if cfg.device == "auto":
         print(f"device: auto picked {describe_device(trainer.device)}")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         f"training: {passes(cfg.epochs)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
         f"{'compiled' if trainer.compiled else 'eager'} updates"
         f"{' (channels-last)' if trainer.engine.is_channels_last else ''}, "
-        f"schedule {trainer.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
+        f"schedule {trainer.setup.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
     )
     result = trainer.run()
     r = result.results

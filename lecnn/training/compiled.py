@@ -23,6 +23,7 @@ import torch
 
 from lecnn.manual.optim import Optimizer
 from lecnn.training.engine import Engine
+from lecnn.training.updaters import Chunk, EagerUpdate, Took, Updater
 
 #: updates per compiled call: per-example updates share one call's fixed cost (measured in
 #: scripts/bench_train.py); so do batched CUDA updates (``updates_per_call``)
@@ -68,10 +69,14 @@ class CompiledUpdate:
     the last rate, as after the same eager updates.
     """
 
-    def __init__(self, engine: Engine, optimizer: Optimizer, per_call: int) -> None:
+    def __init__(
+        self, engine: Engine, optimizer: Optimizer, per_call: int, device: torch.device
+    ) -> None:
         self.engine, self.optimizer, self.per_call = engine, optimizer, per_call
         self._program: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
         self._graph: _Graph | None = None
+        # the backend, chosen once: a CUDA graph on CUDA, torch.compile on the CPU
+        self._backend = self._cuda if device.type == "cuda" else self._cpu
 
     def _updates(
         self, xs: torch.Tensor, ts: torch.Tensor, lrs: torch.Tensor, steps: torch.Tensor
@@ -96,32 +101,64 @@ class CompiledUpdate:
         steps = torch.arange(opt.steps + 1, opt.steps + 1 + self.per_call, device=xs.device)
         steps = steps.to(dtype)
         with lent_to_default(self.engine):
-            if xs.device.type == "cuda":
-                if self._graph is None:
-                    self._graph = _Graph(self._updates, (xs, ts, lr_t, steps))
-                losses, outs = self._graph(xs, ts, lr_t, steps)
-            else:
-                # one example per update: oneDNN's convolution costs about 60 µs a call at that
-                # size, PyTorch's own im2col kernels about 15 µs (lecun1989's compiled autograd
-                # update: 411 → 154 µs); batches keep oneDNN
-                with onednn(False) if xs.shape[1] == 1 else nullcontext():
-                    losses, outs = self._cpu(xs, ts, lr_t, steps)
+            losses, outs = self._backend(xs, ts, lr_t, steps)
         opt.steps += self.per_call
         opt.lr = lrs[-1]
         return losses, outs
 
+    def _cuda(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self._graph is None:
+            self._graph = _Graph(self._updates, args)
+        return self._graph(*args)
+
     def _cpu(self, *args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._program is None:
-            # the first call runs eagerly: it creates the optimizer's lazily made state (momentum,
-            # Adam's moments), so the compiled program meets a fixed structure and compiles once
-            out = self._updates(*args)
-            self._program = torch.compile(
-                self._updates,
-                dynamic=False,
-                options={"cpp_wrapper": True, "fallback_random": True},
-            )
-            return out
-        return self._program(*args)
+        # one example per update: oneDNN's convolution costs about 60 µs a call at that size,
+        # PyTorch's own im2col kernels about 15 µs (lecun1989's compiled autograd update: 411 →
+        # 154 µs); batches keep oneDNN
+        with onednn(False) if args[0].shape[1] == 1 else nullcontext():
+            if self._program is None:
+                # the first call runs eagerly: it creates the optimizer's lazily made state
+                # (momentum, Adam's moments), so the compiled program meets a fixed structure and
+                # compiles once
+                out = self._updates(*args)
+                self._program = torch.compile(
+                    self._updates,
+                    dynamic=False,
+                    options={"cpp_wrapper": True, "fallback_random": True},
+                )
+                return out
+            return self._program(*args)
+
+
+class CompiledUpdater(Updater):
+    """A run's updates through ``CompiledUpdate``: whole chunks of ``per_call`` full batches as
+    one call, and what does not fill one (a shorter last batch, the pass's remainder) eagerly,
+    as the same code it was compiled from."""
+
+    compiled = True
+
+    def __init__(
+        self, engine: Engine, optimizer: Optimizer, batch_size: int, n: int, device: torch.device
+    ) -> None:
+        k = updates_per_call(device, batch_size)
+        self.program = CompiledUpdate(engine, optimizer, k, device)
+        self.eager = EagerUpdate(engine, optimizer)
+        self.batch_size, self.full = batch_size, n // batch_size  # batches of full size
+
+    def per_call(self, batch: int) -> int:
+        k = self.program.per_call
+        return k if batch + k <= self.full else 1
+
+    def __call__(self, chunk: Chunk) -> Took:
+        bs, k = self.batch_size, chunk.k
+        if k != self.program.per_call or len(chunk.y) < k * bs:
+            return self.eager(chunk)
+        losses, outs = self.program(
+            chunk.x.view(k, bs, *chunk.x.shape[1:]), chunk.t.view(k, bs, *chunk.t.shape[1:]),
+            chunk.lrs,
+        )  # fmt: skip
+        total = self.program.engine.spec.loss_total(losses, bs).sum(dtype=torch.float64)
+        return Took(losses.unbind(), outs.flatten(0, 1), total)  # each update's loss, as eagerly
 
 
 @contextmanager

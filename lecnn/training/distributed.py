@@ -21,11 +21,12 @@ import torch.distributed as dist
 from lecnn.errors import LecnnError
 
 
-class Processes:
-    """The processes one run is spread over, as the training loop asks them: this process's
+class Ranks:
+    """The ranks (processes) one run is spread over, as the training loop asks them: this rank's
     share of a batch and of a split, sums and gathers over all of them, a common stop. This base
-    is one process alone (``SINGLE``): every share is everything and every sum is the value
-    itself, so the loop is the same code with or without torchrun."""
+    is one process alone (``ONE_PROCESS``): every share is everything and every sum is the value
+    itself, so the loop is the same code with or without torchrun. ("Group" in lecnn means runs
+    trained together, ``lecnn.training.grouped``; ranks are one run's processes.)"""
 
     rank = 0
     world = 1
@@ -74,12 +75,12 @@ class Processes:
         talks to it: Gloo can abort a process whose peer has gone)."""
 
 
-SINGLE = Processes()
+ONE_PROCESS = Ranks()
 
 
 @dataclass(frozen=True)
-class Group(Processes):
-    """This process's place in a torchrun job."""
+class TorchrunRanks(Ranks):
+    """This process's place in a torchrun job: rank ``rank`` of ``world``."""
 
     rank: int
     world: int
@@ -133,12 +134,14 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def join(device: torch.device) -> Group:
+def join(device: torch.device) -> TorchrunRanks:
     """Join the torchrun job (once per process): Gloo for the CPU, NCCL for CUDA."""
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    return Group(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return TorchrunRanks(
+        dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
+    )
 
 
 def leave() -> None:

@@ -12,7 +12,7 @@ from lecnn import manual as M
 from lecnn import nn as lnn
 from lecnn.manual.hessian import diagonal_hessian
 from lecnn.models import ModelSpec, build, build_loss
-from lecnn.training.distributed import SINGLE, Processes, sum_hook
+from lecnn.training.distributed import ONE_PROCESS, Ranks, sum_hook
 
 
 def encode_targets(labels: torch.Tensor, kind: str, dtype: torch.dtype) -> torch.Tensor:
@@ -56,7 +56,7 @@ class Engine:
 
     def __init__(self, spec: ModelSpec, net: Any, loss: Any) -> None:
         self.spec, self.net, self.loss = spec, net, loss
-        self.group: Processes = SINGLE  # the processes sharing each batch
+        self.ranks: Ranks = ONE_PROCESS  # the processes sharing each batch
         self.layout = torch.contiguous_format  # of the inputs and convolution weights
 
     @property
@@ -64,9 +64,9 @@ class Engine:
         """Whether the loss is a mean over the batch (else a sum: LeNet-1 and LeNet-4)."""
         return not self.spec.sums_examples
 
-    def distribute(self, group: Processes) -> None:
+    def distribute(self, ranks: Ranks) -> None:
         """From now on ``train_step`` leaves the global batch's gradients on every rank."""
-        self.group = group
+        self.ranks = ranks
 
     def random_layers(self) -> list:
         """The layers that draw random numbers while training (dropout)."""
@@ -96,6 +96,14 @@ class Engine:
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """``train_step`` as a function: (loss, outputs, gradients), for a compiled update
         (``lecnn.training.compiled``), where nothing may leave the program half-done."""
+        raise NotImplementedError
+
+    def grads_at(
+        self, params: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The gradient step as a function of the parameters: (loss, outputs, gradients) of the
+        network with ``params`` in place of its own, which it leaves untouched; what a group of
+        runs maps over its runs' stacked parameters (``lecnn.training.group``)."""
         raise NotImplementedError
 
     def keep_grads(self, grads: dict[str, torch.Tensor]) -> None:
@@ -177,8 +185,8 @@ class ManualEngine(Engine):
         out = self.net.forward(self.laid_out(x))
         value = self.loss.forward(out, target)
         self.net.backward(self.loss.backward())
-        if self.group.parallel:  # Σ over the ranks' shares: the global batch's gradient
-            self.group.sum_grads(self.net.named_grads(), self.loss_averages)
+        if self.ranks.parallel:  # Σ over the ranks' shares: the global batch's gradient
+            self.ranks.sum_grads(self.net.named_grads(), self.loss_averages)
         return value, out
 
     def step_grads(
@@ -186,6 +194,11 @@ class ManualEngine(Engine):
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         value, out = self.train_step(x, target)
         return value, out, self.net.named_grads()
+
+    def grads_at(
+        self, params: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        return M.functional_grads(self.net, self.loss, params, x, target)
 
     @torch.no_grad()
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,12 +234,12 @@ class AutogradEngine(Engine):
         self._params = dict(net.named_parameters())
         self._forward = net  # DistributedDataParallel(net) once distributed
 
-    def distribute(self, group: Processes) -> None:
+    def distribute(self, ranks: Ranks) -> None:
         """Wrap the network in ``DistributedDataParallel``, whose backward averages the ranks'
         gradients (or sums them, with ``sum_hook``, for a loss that sums over the batch)."""
-        super().distribute(group)
+        super().distribute(ranks)
         cuda = next(iter(self._params.values())).device.type == "cuda"
-        ids = [group.local_rank] if cuda else None
+        ids = [ranks.local_rank] if cuda else None
         self._forward = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         if not self.loss_averages:
             self._forward.register_comm_hook(None, sum_hook)
@@ -252,13 +265,19 @@ class AutogradEngine(Engine):
         self, x: torch.Tensor, target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """The same loss and gradients through ``torch.func`` (no ``.backward()`` call, which a
-        compiled program cannot contain): ``grad`` of the loss as a function of the parameters."""
+        compiled program cannot contain): ``grads_at`` the network's own parameters."""
+        params = {k: p.detach() for k, p in self._params.items()}
+        return self.grads_at(params, self.laid_out(x), target)
 
-        def loss_of(params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-            out = torch.func.functional_call(self.net, params, (self.laid_out(x),))
+    def grads_at(
+        self, params: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """``grad`` of the loss as a function of the parameters (``torch.func``)."""
+
+        def loss_of(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+            out = torch.func.functional_call(self.net, p, (x,))
             return self.loss(out, target), out.detach()
 
-        params = {k: p.detach() for k, p in self._params.items()}
         grads, (value, out) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
         return value.detach(), out, grads
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from lecnn.data import Split
-from lecnn.training.distributed import SINGLE, Processes
+from lecnn.training.distributed import ONE_PROCESS, Ranks
 from lecnn.training.engine import Engine, encode_targets
 
 
@@ -25,15 +25,15 @@ class Evaluation:
 
 
 def evaluate(
-    engine: Engine, split: Split, batch_size: int = 2000, group: Processes = SINGLE
+    engine: Engine, split: Split, batch_size: int = 2000, ranks: Ranks = ONE_PROCESS
 ) -> Evaluation:
     """Mean loss and error rate of ``engine`` on ``split`` (no gradients, the same loss as
-    training). Each of the ``group``'s processes evaluates its shard, and the sums and
+    training). Each of the ranks evaluates its shard, and the sums and
     predictions are gathered: every process gets the whole split's figures."""
     dtype = split.x.dtype
     engine.train(False)
     total = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    part = group.shard(len(split))
+    part = ranks.shard(len(split))
     xs, ys = split.x[part], split.y[part]
     preds = []
     for start in range(0, len(ys), batch_size):
@@ -45,7 +45,7 @@ def evaluate(
         preds.append(engine.predict(out))
     engine.train(True)
     predicted = torch.cat(preds) if preds else split.y[:0]
-    loss_sum = group.total(total, device=split.x.device)[0]  # the shards' sums, predictions
-    predicted = group.gather(predicted, len(split))
+    loss_sum = ranks.total(total, device=split.x.device)[0]  # the shards' sums, predictions
+    predicted = ranks.gather(predicted, len(split))
     misses = int((predicted != split.y).sum())
     return Evaluation(loss_sum / len(split), misses / len(split), misses, predicted)

@@ -32,7 +32,7 @@ def default_jobs() -> int:
 
 
 @dataclass
-class Outcome:
+class TaskOutcome:
     """How one task ended: its result, or the one-line reason it failed."""
 
     task: Any
@@ -53,23 +53,23 @@ def _one_thread() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the worker)
 
 
-def _call(work: Callable[[Any], Any], task: Any) -> Outcome:
+def _call(work: Callable[[Any], Any], task: Any) -> TaskOutcome:
     from lecnn.errors import LecnnError
     from lecnn.training.resume import first_line
 
     try:
-        return Outcome(task, result=work(task))
+        return TaskOutcome(task, result=work(task))
     except (LecnnError, OSError, RuntimeError) as e:  # the run's own failure, named
-        return Outcome(task, error=first_line(e))
+        return TaskOutcome(task, error=first_line(e))
 
 
 def run_all(
     work: Callable[[Any], Any],
     tasks: Sequence[Any],
     jobs: int,
-    on_end: Callable[[Outcome, int, float], None],
+    on_end: Callable[[TaskOutcome, int, float], None],
     keep_going: bool = True,
-) -> tuple[list[Outcome], int]:
+) -> tuple[list[TaskOutcome], int]:
     """``work(task)`` for every task, ``jobs`` at a time in worker processes (``jobs`` 1: one
     after another in this process, as before: there the first failure stops them all unless
     ``keep_going``). ``on_end(outcome, done, seconds_left)`` runs here as each ends. Returns the
@@ -102,10 +102,10 @@ def run_all(
     return [outcomes[i] for i in sorted(outcomes)], asked[-1] if asked else 0
 
 
-def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[Outcome], int]:
+def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[TaskOutcome], int]:
     start, outcomes = time.perf_counter(), []
     for task in tasks:
-        outcome = _call(work, task) if keep_going else Outcome(task, result=work(task))
+        outcome = _call(work, task) if keep_going else TaskOutcome(task, result=work(task))
         outcomes.append(outcome)
         on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
         if isinstance(outcome.result, dict) and outcome.result.get("status") == "interrupted":

@@ -14,7 +14,8 @@ from typing import Any
 
 from lecnn.errors import LecnnError
 from lecnn.training.config import TrainConfig
-from lecnn.training.jobs import Outcome, run_all
+from lecnn.training.distributed import launched
+from lecnn.training.jobs import TaskOutcome, run_all
 from lecnn.training.state import Diverged
 
 #: on the CPU, the fewest runs per group (one thread) at which one group beat the same runs each
@@ -126,7 +127,7 @@ def train_all(
 
     todo = units(configs, given, group=group, jobs=jobs, overwrite=overwrite)
 
-    def ended(outcome: Outcome, done: int, left: float) -> None:
+    def ended(outcome: TaskOutcome, done: int, left: float) -> None:
         for r in _runs_of(outcome):
             on_run(r)
         on_unit(done, len(todo), left)
@@ -138,7 +139,7 @@ def train_all(
     return runs, stopped
 
 
-def _runs_of(outcome: Outcome) -> list[dict[str, Any]]:
+def _runs_of(outcome: TaskOutcome) -> list[dict[str, Any]]:
     """The summaries of a unit's runs; each run of a unit whose worker failed, with the reason."""
     if outcome.error is None:
         return outcome.result["runs"]
@@ -150,9 +151,7 @@ def _runs_of(outcome: Outcome) -> list[dict[str, Any]]:
 
 def refuse_torchrun() -> None:
     """A set of runs is trained by this process and its workers, not shared over torchrun ranks."""
-    import os
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if launched():
         raise LecnnError(
             "--seeds and --sweep train their runs in this process and its workers: start "
             "lecnn train without torchrun (lecnn reproduce shares its runs over ranks)"

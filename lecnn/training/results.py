@@ -15,7 +15,7 @@ from lecnn.device import describe_device
 from lecnn.logs.tensorboard import Logger
 from lecnn.models import count
 from lecnn.training.checkpoint import write_atomically
-from lecnn.training.distributed import SINGLE, Processes
+from lecnn.training.distributed import ONE_PROCESS, Ranks
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.state import RunState
 
@@ -35,7 +35,7 @@ def finish(
     status: str,
     final_test: Evaluation | None = None,
     compiled: bool = False,
-    group: Processes = SINGLE,
+    ranks: Ranks = ONE_PROCESS,
 ) -> RunResult:
     """Evaluate the finished run (``final_test``: the last pass's test evaluation, when the
     weights have not changed since), log its pictures, end the HParams session, and write
@@ -59,8 +59,8 @@ def finish(
         "history": p.history,
     }
     if status == "finished":
-        ev = final_test or evaluate(engine, data.test, group=group)
-        ev_train = evaluate(engine, data.train, group=group)
+        ev = final_test or evaluate(engine, data.test, ranks=ranks)
+        ev_train = evaluate(engine, data.train, ranks=ranks)
         last = p.history[-1] if p.history else {}
         results["final"] = {
             "test_error": ev.error,
@@ -78,9 +78,9 @@ def finish(
         )
         logger.confusion(ev.confusion(data.test.y), p.step)
     logger.end_session(status)
-    if group.parallel:
-        results["processes"] = group.world
-    if group.main:  # every rank holds the same results; rank 0 writes them
+    if ranks.parallel:
+        results["processes"] = ranks.world
+    if ranks.main:  # every rank holds the same results; rank 0 writes them
         text = json.dumps(results, indent=2, default=str)
         write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
     return RunResult(run_dir, status, results)
