@@ -7,6 +7,7 @@ the reader of a pipe stopped reading (``| head``), silently, as other programs; 
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import sys
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return _flushed(2, "")
+    return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the command, every failure one line on stderr and its exit status."""
     prefix = f"lecnn {args.command}: error:"
     try:
         with warnings.catch_warnings():

@@ -43,6 +43,17 @@ def add_parsers(sub) -> None:
         action="store_true",
         help="lenet5: same as --variant distort-pool (the paper's fixed pool of distorted copies)",
     )
+    _add_run_flags(p)
+    common.add_data_args(p)
+    p.set_defaults(run=run_reproduce)
+
+    p = sub.add_parser("report", help="write runs/REPRODUCTION.md from the run summaries")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(run=run_report)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """How the runs are made: implementations, device, seeds, shortening, compilation, folder."""
     p.add_argument("--impl", default="both", choices=["both", *IMPLS])
     p.add_argument("--device", default="auto")
     p.add_argument(
@@ -65,12 +76,6 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--runs-dir", default="runs", help="where runs, summaries and the report go")
     p.add_argument("--no-progress", action="store_true")
-    common.add_data_args(p)
-    p.set_defaults(run=run_reproduce)
-
-    p = sub.add_parser("report", help="write runs/REPRODUCTION.md from the run summaries")
-    p.add_argument("--runs-dir", default="runs")
-    p.set_defaults(run=run_report)
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
@@ -81,17 +86,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from lecnn.training.jobs import default_jobs
 
     protos = _protocols(args)
-    seeds = (
-        5 if args.seeds is None and args.paper == "all" else 3 if args.seeds is None else args.seeds
-    )
-    if seeds < 1:  # zero seeds would write a report of nothing
-        raise LecnnError(f"--seeds {seeds}: must be at least 1")
+    seeds, impls, runs = _planned(args, protos)
     _runs_dir(args.runs_dir, must_exist=False)
     select_device(args.device)
-    impls = list(IMPLS) if args.impl == "both" else [args.impl]
-    # seed by seed, both implementations of a seed together: a stopped table has whole pairs
-    runs = [(key, impl, seed) for key, _ in protos
-            for seed in range(args.first_seed, args.first_seed + seeds) for impl in impls]  # fmt: skip
     ranks = join(select_device("cpu")) if launched() else ONE_PROCESS  # Gloo, to share out the runs
     jobs = args.jobs or default_jobs()
     if ranks.main:
@@ -116,6 +113,22 @@ def run_reproduce(args: argparse.Namespace) -> int:
         err.exit_code = 1  # type: ignore[attr-defined]
         raise err
     return 0
+
+
+def _planned(args: argparse.Namespace, protos: list) -> tuple[int, list[str], list[tuple]]:
+    """(seeds, implementations, the runs as (protocol key, impl, seed)): seed by seed, both
+    implementations of a seed together, so a stopped table has whole pairs."""
+    from lecnn.errors import LecnnError
+
+    seeds = (
+        5 if args.seeds is None and args.paper == "all" else 3 if args.seeds is None else args.seeds
+    )
+    if seeds < 1:  # zero seeds would write a report of nothing
+        raise LecnnError(f"--seeds {seeds}: must be at least 1")
+    impls = list(IMPLS) if args.impl == "both" else [args.impl]
+    runs = [(key, impl, seed) for key, _ in protos
+            for seed in range(args.first_seed, args.first_seed + seeds) for impl in impls]  # fmt: skip
+    return seeds, impls, runs
 
 
 def _protocols(args: argparse.Namespace) -> list:

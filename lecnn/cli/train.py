@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
 from lecnn.cli import many
 from lecnn.cli.common import Parser, add_config_flags, passes
@@ -14,6 +15,9 @@ from lecnn.models import count
 from lecnn.training.config import RECIPES, TrainConfig
 from lecnn.training.interrupt import exit_status, signal_name
 from lecnn.training.resume import MAY_CHANGE
+
+if TYPE_CHECKING:
+    from lecnn.training.loop import Trainer
 
 
 def add_parser(sub) -> None:
@@ -72,23 +76,11 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress_bar=False if args.no_progress else None,
     )
-    cfg = trainer.config
     if not trainer.setup.ranks.main:  # under torchrun rank 0 speaks for the run
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of this process)
-    if cfg.device == "auto":
-        print(f"device: auto picked {describe_device(trainer.device)}")
-    print(
-        f"data: {len(trainer.data.train):,} training / {len(trainer.data.test):,} test digits ({trainer.data.input})"
-    )
-    print(f"model: {cfg.model} ({cfg.impl}): {count(cfg.model)}")
-    print(
-        f"training: {passes(cfg.epochs)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
-        f"{'compiled' if trainer.compiled else 'eager'} updates"
-        f"{' (channels-last)' if trainer.engine.is_channels_last else ''}, "
-        f"schedule {trainer.setup.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
-    )
+    _announce(trainer)
     result = trainer.run()
-    r = result.results
+    cfg, r = trainer.config, result.results
     if result.status == "interrupted":
         print(
             f"stopped by {signal_name(trainer.stop_signal)} at pass {trainer.progress.epoch + 1}, "
@@ -104,3 +96,20 @@ def run(args: argparse.Namespace) -> int:
         f"tensorboard --logdir {result.run_dir} (this run)"
     )
     return 0
+
+
+def _announce(trainer: Trainer) -> None:
+    """What is about to be trained: device, data, model, settings, run folder."""
+    cfg = trainer.config
+    if cfg.device == "auto":
+        print(f"device: auto picked {describe_device(trainer.device)}")
+    print(
+        f"data: {len(trainer.data.train):,} training / {len(trainer.data.test):,} test digits ({trainer.data.input})"
+    )
+    print(f"model: {cfg.model} ({cfg.impl}): {count(cfg.model)}")
+    print(
+        f"training: {passes(cfg.epochs)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
+        f"{'compiled' if trainer.compiled else 'eager'} updates"
+        f"{' (channels-last)' if trainer.engine.is_channels_last else ''}, "
+        f"schedule {trainer.setup.schedule!r}{', augmented' if cfg.augment else ''}; run folder {trainer.run_dir}"
+    )

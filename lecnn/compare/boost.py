@@ -87,6 +87,17 @@ def filtered(
     return Split(xs[order.to(xs.device)], ys[order.to(ys.device)]), drawn
 
 
+def _lenet4(data: Prepared, device: torch.device, seed: int, epochs: int | None) -> Trainer:
+    """A LeNet-4 trained on ``data`` with its own protocol (or ``epochs`` passes), its run folder
+    thrown away."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(model="lenet4", device=str(device), seed=seed, epochs=epochs,
+                          logdir=tmp, augment=False)  # fmt: skip
+        trainer = Trainer(cfg, data=data, progress_bar=False)
+        trainer.run()
+    return trainer
+
+
 def train_boosted(
     data: Prepared,
     device: torch.device,
@@ -105,12 +116,7 @@ def train_boosted(
     start = time.perf_counter()
 
     def trained(split: Split, net_seed: int) -> Trainer:
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = TrainConfig(model="lenet4", device=str(device), seed=net_seed, epochs=epochs,
-                              logdir=tmp, augment=False)  # fmt: skip
-            trainer = Trainer(cfg, data=Prepared(split, data.test, data.input), progress_bar=False)
-            trainer.run()
-        return trainer
+        return _lenet4(Prepared(split, data.test, data.input), device, net_seed, epochs)
 
     one = first or trained(data.train, seed)
     e1 = one.engine
@@ -128,8 +134,6 @@ def train_boosted(
     set3, drawn3 = filtered(data.train, disagree, size, g, max_digits)
     log(f"boosting: net 3's set: {len(set3):,} digits from {drawn3:,} distorted")
     e3 = trained(set3, seed + 2).engine
-    engines = [e1, e2, e3]
-    test = data.test
-    singles = [float((_predictions(e, test.x) != test.y).double().mean()) for e in engines]
-    seconds = time.perf_counter() - start
-    return Boosted(engines, seconds, [len(set2), len(set3)], singles)
+    singles = [float((_predictions(e, data.test.x) != data.test.y).double().mean())
+               for e in (e1, e2, e3)]  # fmt: skip
+    return Boosted([e1, e2, e3], time.perf_counter() - start, [len(set2), len(set3)], singles)

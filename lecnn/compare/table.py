@@ -77,14 +77,20 @@ def write(rows: list[Row], out_dir: Path, machine: str, limit: int | None, secon
     lines += ["", "![test error per classifier, LeCun 1998 beside lecnn](compare.png)"]
     text = "\n".join(lines) + "\n"
     write_atomically(out_dir / "compare.md", lambda f: f.write(text.encode()))
-    record = {"machine": machine, "limit": limit, "seconds": seconds, "command": command,
-              "seeds": seeds, "rows": [asdict(r) for r in rows]}  # fmt: skip
-    body = json.dumps(record, indent=2).encode()
-    write_atomically(out_dir / "compare.json", lambda f: f.write(body))
+    _write_record(out_dir, rows, machine, limit, seconds, command, seeds)
     means = [(g[0].what, g[0].published, statistics.mean(r.test_error for r in g)) for g in groups]
     figure9.plot(means, out_dir / "compare.png",
                  f"MNIST test error: LeCun et al. 1998 (Fig. 9) and lecnn, mean of "
                  f"{seed_text} ({machine})")  # fmt: skip
+
+
+def _write_record(out_dir: Path, rows: list[Row], machine: str, limit: int | None,
+                  seconds: float, command: str, seeds: list[int]) -> None:  # fmt: skip
+    """compare.json: every row of every seed, and how they were made."""
+    record = {"machine": machine, "limit": limit, "seconds": seconds, "command": command,
+              "seeds": seeds, "rows": [asdict(r) for r in rows]}  # fmt: skip
+    body = json.dumps(record, indent=2).encode()
+    write_atomically(out_dir / "compare.json", lambda f: f.write(body))
 
 
 def merge(sources: Sequence[Path], out_dir: Path) -> list[Row]:

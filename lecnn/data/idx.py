@@ -12,7 +12,7 @@ import hashlib
 import struct
 import zlib
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,37 +31,11 @@ def read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> tuple[np.nd
     """Stream IDX ``path`` (gunzipped when it ends in .gz): the header is checked first, then
     exactly the bytes it promises are read, so a decompression bomb stops at the expected size.
     Returns the items as a uint8 array N×item_shape and the SHA-256 of the uncompressed file."""
-    ndim = 1 + len(item_shape)
     opener = gzip.open if path.suffix == ".gz" else open
     digest = hashlib.sha256()
     try:
         with opener(path, "rb") as f:
-            head = f.read(4)
-            digest.update(head)
-            if len(head) < 4:
-                raise LecnnError(f"{path}: only {len(head)} bytes, not an IDX file; fetch it again")
-            (found,) = struct.unpack(">i", head)
-            if found != magic:
-                raise LecnnError(
-                    f"{path}: wrong IDX magic number {found} (expected {magic}); "
-                    "is this the right file (images 2051, labels 2049)?"
-                )
-            raw_dims = f.read(4 * ndim)
-            digest.update(raw_dims)
-            if len(raw_dims) < 4 * ndim:
-                raise LecnnError(f"{path}: truncated header; fetch the file again")
-            dims = struct.unpack(f">{ndim}I", raw_dims)
-            if tuple(dims[1:]) != item_shape:
-                raise LecnnError(
-                    f"{path}: items are {'x'.join(map(str, dims[1:]))}, expected "
-                    f"{'x'.join(map(str, item_shape))}"
-                )
-            n = dims[0]
-            if n > MAX_ITEMS:
-                raise LecnnError(
-                    f"{path}: the header promises {n:,} items, more than any MNIST-format set "
-                    f"({MAX_ITEMS:,} at most); the file is damaged or not a digit set"
-                )
+            n = _read_header(path, f, digest, magic, item_shape)
             expected = n * int(np.prod(item_shape, dtype=np.int64))
             body = _read_up_to(f, expected)
             digest.update(body)
@@ -79,6 +53,39 @@ def read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> tuple[np.nd
         raise LecnnError(f"{path}: cannot read ({e}); the file is damaged, fetch it again") from e
     array = np.frombuffer(body, dtype=np.uint8).reshape((n, *item_shape))
     return array, digest.hexdigest()
+
+
+def _read_header(
+    path: Path, f: _Reader, digest: Any, magic: int, item_shape: tuple[int, ...]
+) -> int:
+    """Read and check the header (magic number, dimensions, item count); the count."""
+    ndim = 1 + len(item_shape)
+    head = f.read(4)
+    digest.update(head)
+    if len(head) < 4:
+        raise LecnnError(f"{path}: only {len(head)} bytes, not an IDX file; fetch it again")
+    (found,) = struct.unpack(">i", head)
+    if found != magic:
+        raise LecnnError(
+            f"{path}: wrong IDX magic number {found} (expected {magic}); "
+            "is this the right file (images 2051, labels 2049)?"
+        )
+    raw_dims = f.read(4 * ndim)
+    digest.update(raw_dims)
+    if len(raw_dims) < 4 * ndim:
+        raise LecnnError(f"{path}: truncated header; fetch the file again")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    if tuple(dims[1:]) != item_shape:
+        raise LecnnError(
+            f"{path}: items are {'x'.join(map(str, dims[1:]))}, expected "
+            f"{'x'.join(map(str, item_shape))}"
+        )
+    if dims[0] > MAX_ITEMS:
+        raise LecnnError(
+            f"{path}: the header promises {dims[0]:,} items, more than any MNIST-format set "
+            f"({MAX_ITEMS:,} at most); the file is damaged or not a digit set"
+        )
+    return int(dims[0])
 
 
 class _Reader(Protocol):

@@ -102,25 +102,7 @@ def read_folder(folder: Path, dataset: str = "mnist") -> Digits:
     arrays: dict[str, np.ndarray] = {}
     digests: set[str] = set()
     for key, name in FILES.items():
-        path = _find(folder, name)
-        assert path is not None  # locate() checked
-        if key.endswith("images"):
-            arrays[key], digest = read_idx(path, IMAGES_MAGIC, (28, 28))
-        else:
-            arrays[key], digest = read_idx(path, LABELS_MAGIC, ())
-        if sums is not None:
-            if name not in sums:
-                raise LecnnError(f"{sums_path}: has no line for {name}; add it or remove the file")
-            if digest != sums[name]:
-                raise LecnnError(
-                    f"{path}: SHA-256 mismatch against {sums_path.name} "
-                    "(the file is corrupt or a different version); fetch it again"
-                )
-        if key.endswith("labels"):
-            labels = arrays[key]
-            if labels.size and labels.max() > 9:
-                bad = int(np.argmax(labels > 9))
-                raise LecnnError(f"{path}: label {int(labels[bad])} at index {bad} is outside 0-9")
+        arrays[key], digest = _read_checked(folder, key, name, sums, sums_path)
         digests.add(digest)
     for other, known in KNOWN_SUMS.items():
         if other != dataset and digests & known:
@@ -143,6 +125,31 @@ def read_folder(folder: Path, dataset: str = "mnist") -> Digits:
         source=str(folder),
         verified=sums is not None,
     )
+
+
+def _read_checked(
+    folder: Path, key: str, name: str, sums: dict[str, str] | None, sums_path: Path
+) -> tuple[np.ndarray, str]:
+    """One of the four files read, checked against SHA256SUMS (when there is one) and, for
+    labels, to hold digits 0-9: (its items, its SHA-256)."""
+    path = _find(folder, name)
+    assert path is not None  # locate() checked
+    if key.endswith("images"):
+        array, digest = read_idx(path, IMAGES_MAGIC, (28, 28))
+    else:
+        array, digest = read_idx(path, LABELS_MAGIC, ())
+    if sums is not None:
+        if name not in sums:
+            raise LecnnError(f"{sums_path}: has no line for {name}; add it or remove the file")
+        if digest != sums[name]:
+            raise LecnnError(
+                f"{path}: SHA-256 mismatch against {sums_path.name} "
+                "(the file is corrupt or a different version); fetch it again"
+            )
+    if key.endswith("labels") and array.size and array.max() > 9:
+        bad = int(np.argmax(array > 9))
+        raise LecnnError(f"{path}: label {int(array[bad])} at index {bad} is outside 0-9")
+    return array, digest
 
 
 def _created_dirs(path: Path) -> list[Path]:

@@ -66,6 +66,13 @@ def run(
         keep_figure(interpret.error_figure(plt, m), tb, "classifiers/error_vs_time", out)
         keep_figure(interpret.interpretation_figure(plt, m), tb, "classifiers/parameters", out)
     tb.close()
+    _keep(folder, m, table, verdicts, command)
+    log(f"table: {folder / 'classifiers.md'}")
+    return {"measured": m, "verdicts": verdicts, "table": table, "folder": folder}
+
+
+def _keep(folder: Path, m: Any, table: str, verdicts: list, command: str) -> None:
+    """classifiers.md (the table) and classifiers.json (figures and verdicts) in ``folder``."""
     record = m.to_json() | {
         "verdicts": [{"row": c.row, "says": c.says, "rule": c.rule, "verdict": v, "figure": f}
                      for c, v, f in verdicts],
@@ -74,5 +81,3 @@ def run(
     write_atomically(folder / "classifiers.md", lambda f: f.write(table.encode()))
     write_atomically(folder / "classifiers.json",
                      lambda f: f.write(json.dumps(record, indent=1).encode()))  # fmt: skip
-    log(f"table: {folder / 'classifiers.md'}")
-    return {"measured": m, "verdicts": verdicts, "table": table, "folder": folder}

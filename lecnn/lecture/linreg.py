@@ -69,6 +69,38 @@ def standardize(v: torch.Tensor) -> tuple[torch.Tensor, float, float]:
     return (v - mean) / std, mean, std
 
 
+def _figure(
+    plt: Any,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    closed: tuple[float, float],
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    gd: Any,
+) -> Any:
+    """The data with the closed-form line, and the loss surface with the descent path."""
+    w0, w1 = closed
+    w0s = torch.linspace(-1.5, 1.5, 121, dtype=torch.float64)
+    w1s = torch.linspace(-0.5, 2.0, 121, dtype=torch.float64)
+    grid = torch.stack([torch.stack([loss(a, b, xs, ys) for a in w0s]) for b in w1s])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.scatter(x.numpy(), y.numpy(), s=8)
+    line = torch.linspace(500, 3500, 2, dtype=torch.float64)
+    ax1.plot(line.numpy(), (w1 * line + w0).numpy(), color="red", label="closed form")
+    ax1.set_xlabel("floor space (sq. ft)")
+    ax1.set_ylabel("price ($1000s)")
+    ax1.legend()
+    ax2.contour(w0s.numpy(), w1s.numpy(), grid.log().numpy(), levels=30)
+    px, py = zip(*gd.path)
+    ax2.plot(px, py, ".-", color="red", markersize=3, label="descent path")
+    ax2.set_xlabel("w0 (standardized)")
+    ax2.set_ylabel("w1 (standardized)")
+    ax2.set_title("convex loss surface (log scale)")
+    ax2.legend()
+    fig.tight_layout()
+    return fig
+
+
 def run(
     logdir: str | None = None,
     seed: int = 0,
@@ -99,25 +131,7 @@ def run(
         tb.add_scalar("linreg/loss", value, i)
     plt = pyplot()
     if plt is not None:
-        w0s = torch.linspace(-1.5, 1.5, 121, dtype=torch.float64)
-        w1s = torch.linspace(-0.5, 2.0, 121, dtype=torch.float64)
-        grid = torch.stack([torch.stack([loss(a, b, xs, ys) for a in w0s]) for b in w1s])
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        ax1.scatter(x.numpy(), y.numpy(), s=8)
-        line = torch.linspace(500, 3500, 2, dtype=torch.float64)
-        ax1.plot(line.numpy(), (w1 * line + w0).numpy(), color="red", label="closed form")
-        ax1.set_xlabel("floor space (sq. ft)")
-        ax1.set_ylabel("price ($1000s)")
-        ax1.legend()
-        ax2.contour(w0s.numpy(), w1s.numpy(), grid.log().numpy(), levels=30)
-        px, py = zip(*gd.path)
-        ax2.plot(px, py, ".-", color="red", markersize=3, label="descent path")
-        ax2.set_xlabel("w0 (standardized)")
-        ax2.set_ylabel("w1 (standardized)")
-        ax2.set_title("convex loss surface (log scale)")
-        ax2.legend()
-        fig.tight_layout()
-        keep_figure(fig, tb, "linreg/loss_surface", out)
+        keep_figure(_figure(plt, x, y, (w0, w1), xs, ys, gd), tb, "linreg/loss_surface", out)
     tb.close()
     return {
         "closed_form": (w0, w1),

@@ -23,6 +23,17 @@ def logistic_layers(network: Sequential) -> list[Linear]:
 
 
 @torch.no_grad()
+def propagate_forward(linear: list[Linear], x: torch.Tensor) -> list[torch.Tensor]:
+    """``a_i ← x_i`` for the input layer, then ``in_j ← Σ_i w_ij a_i``, ``a_j ← g(in_j)`` for
+    each later layer: every layer's activations, ``a[0]`` the input."""
+    a = [x]
+    for layer in linear:
+        w, b = layer.params["weight"], layer.params["bias"]
+        in_j = w @ a[-1] + b
+        a.append(torch.sigmoid(in_j))
+    return a
+
+
 def back_prop_learning(
     examples: tuple[torch.Tensor, torch.Tensor],
     network: Sequential,
@@ -50,11 +61,7 @@ def back_prop_learning(
     X, Y = examples
     for _ in range(epochs):
         for x, y in zip(X, Y):
-            a = [x]  # a[l]: the activations of layer l; a[0] = the input
-            for layer in linear:
-                w, b = layer.params["weight"], layer.params["bias"]
-                in_j = w @ a[-1] + b
-                a.append(torch.sigmoid(in_j))
+            a = propagate_forward(linear, x)
             # g'(in) = g(in)(1 − g(in)) = a (1 − a); the output deltas Δ_k first
             delta = [torch.empty(0)] * len(linear)
             a_out = a[-1]

@@ -85,6 +85,18 @@ def _label(variant: str, impl: str, device_type: str) -> str:
     return f"{variant} / {impl}" + ("" if device_type == "cpu" else f" on {device_type}")
 
 
+def _mean_curve(runs: list[dict]) -> tuple[list[int], list[float]]:
+    """(passes, the runs' mean test error in % after each), passes with no figure left out."""
+    xs, ys = [], []
+    for i in range(max(len(r["curve"]) for r in runs)):
+        vals = [r["curve"][i]["test_error"] for r in runs if len(r["curve"]) > i]
+        vals = [v for v in vals if v is not None]
+        if vals:
+            xs.append(i + 1)
+            ys.append(100 * statistics.mean(vals))
+    return xs, ys
+
+
 def _figure(paper: str, groups: dict, path: Path) -> bool:
     try:
         import matplotlib
@@ -95,14 +107,7 @@ def _figure(paper: str, groups: dict, path: Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for key, runs in sorted(groups.items()):
-        passes = max(len(r["curve"]) for r in runs)
-        xs, ys = [], []
-        for i in range(passes):
-            vals = [r["curve"][i]["test_error"] for r in runs if len(r["curve"]) > i]
-            vals = [v for v in vals if v is not None]
-            if vals:
-                xs.append(i + 1)
-                ys.append(100 * statistics.mean(vals))
+        xs, ys = _mean_curve(runs)
         ax.plot(xs, ys, marker=".", label=f"{_label(*key)} (mean of {len(runs)})")
     for proto in PROTOCOLS.values():
         if proto.paper != paper:

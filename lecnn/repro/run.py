@@ -36,13 +36,10 @@ def run_one(
     progress_bar: bool | None = None,
     compile: str = "auto",
 ) -> dict[str, Any]:
-    """Train one seed of ``proto`` with ``impl``; write and return its summary. A run whose
-    summary says it finished with these settings is not trained again (its summary is returned,
-    marked ``skipped``); one whose folder holds a checkpoint (stopped by Ctrl-C or a crash)
-    continues from it (``resumed``)."""
-    settings = dict(proto.config)
-    if epochs is not None:
-        settings["epochs"] = epochs
+    """Train one seed of ``proto`` with ``impl``; write and return its summary. A run finished
+    with these settings is not trained again (its summary returned, marked ``skipped``); one
+    whose folder holds a checkpoint (Ctrl-C, a crash) continues from it (``resumed``)."""
+    settings = dict(proto.config) | ({"epochs": epochs} if epochs is not None else {})
     name = run_name(proto, impl, seed, device)
     out = runs_dir / "summaries" / f"{name}.json"
     done = _finished(out, settings.get("epochs"), limit)
@@ -59,12 +56,20 @@ def run_one(
     # each run is single-process, also when lecnn reproduce shares runs out over torchrun ranks
     trainer = Trainer(config, resume=resume, progress_bar=progress_bar, distributed=False)
     result = trainer.run()
-    summary = {
-        "paper": proto.paper,
-        "variant": proto.variant,
-        "impl": impl,
-        "seed": seed,
-        **summarize(trainer, result, epochs, limit),
+    summary = summarize(proto, trainer, result, epochs, limit) | _how(
+        trainer, result, start, command, resume is not None, checksum
+    )
+    body = (json.dumps(summary, indent=2) + "\n").encode()
+    write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
+    return summary
+
+
+def _how(
+    trainer: Trainer, result: RunResult, start: float, command: str, resumed: bool, checksum: str
+) -> dict[str, Any]:
+    """How the run was made: its times (``start``: when its command began), device, command,
+    folder and provenance."""
+    return {
         "wall_seconds": time.perf_counter() - start,
         "train_seconds": result.results["train_seconds"],
         "device_type": trainer.device.type,
@@ -72,16 +77,13 @@ def run_one(
         "machine": describe_machine(trainer.device),
         "command": command,
         "run_dir": os.path.relpath(result.run_dir),  # a path a reader's checkout has too
-        "resumed": resume is not None,
-        "provenance": provenance(trainer, config.dataset, checksum),
+        "resumed": resumed,
+        "provenance": provenance(trainer, trainer.config.dataset, checksum),
     }
-    body = (json.dumps(summary, indent=2) + "\n").encode()
-    write_atomically(out, lambda f: f.write(body))  # a crash mid-write keeps no half summary
-    return summary
 
 
 def summarize(
-    trainer: Trainer, result: RunResult, epochs: int | None, limit: int | None
+    proto: Protocol, trainer: Trainer, result: RunResult, epochs: int | None, limit: int | None
 ) -> dict[str, Any]:
     """A finished (or stopped) run's figures as the report reads them: its errors and misses
     after training, and its curve by pass."""
@@ -91,6 +93,10 @@ def summarize(
         for h in result.results["history"]
     ]
     return {
+        "paper": proto.paper,
+        "variant": proto.variant,
+        "impl": trainer.config.impl,
+        "seed": trainer.config.seed,
         "status": result.status,
         "epochs": trainer.config.epochs,
         "limit": limit,

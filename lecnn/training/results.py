@@ -16,6 +16,7 @@ from lecnn.logs.tensorboard import Logger
 from lecnn.models import count
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.distributed import ONE_PROCESS, Ranks
+from lecnn.training.engine import Engine
 from lecnn.training.evaluate import Evaluation, evaluate
 from lecnn.training.state import RunState
 
@@ -40,10 +41,27 @@ def finish(
     """Evaluate the finished run (``final_test``: the last pass's test evaluation, when the
     weights have not changed since), log its pictures, end the HParams session, and write
     ``results.json``."""
-    cfg, p, engine = state.config, state.progress, state.engine
-    spec = engine.spec
+    p, engine = state.progress, state.engine
+    results = _record(state, status, compiled)
+    if status == "finished":
+        results["final"] = _final(engine, data, logger, p.step, final_test, ranks)
+        results["final"]["train_error_running"] = (
+            p.history[-1]["train_error"] if p.history else None
+        )
+    logger.end_session(status)
+    if ranks.parallel:
+        results["processes"] = ranks.world
+    if ranks.main:  # every rank holds the same results; rank 0 writes them
+        text = json.dumps(results, indent=2, default=str)
+        write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
+    return RunResult(run_dir, status, results)
+
+
+def _record(state: RunState, status: str, compiled: bool) -> dict[str, Any]:
+    """What every run's results say: its settings, model, device and progress."""
+    cfg, p, spec = state.config, state.progress, state.engine.spec
     counts = count(spec)
-    results: dict[str, Any] = {
+    return {
         "status": status,
         "config": shown(cfg.to_dict()),
         "model": spec.name,
@@ -58,32 +76,35 @@ def finish(
         "train_seconds": p.train_seconds,
         "history": p.history,
     }
-    if status == "finished":
-        ev = final_test or evaluate(engine, data.test, ranks=ranks)
-        ev_train = evaluate(engine, data.train, ranks=ranks)
-        last = p.history[-1] if p.history else {}
-        results["final"] = {
-            "test_error": ev.error,
-            "test_misses": ev.misses,
-            "test_loss": ev.loss,
-            # measured after training (the papers' figure); the pass's running one beside it
-            "train_error": ev_train.error,
-            "train_misses": ev_train.misses,
-            "train_loss": ev_train.loss,
-            "train_error_running": last.get("train_error"),
-        }
-        wrong = (ev.predicted != data.test.y).nonzero().flatten()[:36]
-        logger.misclassified(
-            data.test.x[wrong].cpu(), ev.predicted[wrong].cpu(), data.test.y[wrong].cpu(), p.step
-        )
-        logger.confusion(ev.confusion(data.test.y), p.step)
-    logger.end_session(status)
-    if ranks.parallel:
-        results["processes"] = ranks.world
-    if ranks.main:  # every rank holds the same results; rank 0 writes them
-        text = json.dumps(results, indent=2, default=str)
-        write_atomically(run_dir / "results.json", lambda f: f.write(text.encode()))
-    return RunResult(run_dir, status, results)
+
+
+def _final(
+    engine: Engine,
+    data: Prepared,
+    logger: Logger,
+    step: int,
+    test: Evaluation | None,
+    ranks: Ranks,
+) -> dict[str, Any]:
+    """The finished run's errors, test and training sets (``test``: the last pass's test
+    evaluation, when the weights have not changed since), and its misclassified digits and
+    confusion matrix logged."""
+    ev = test or evaluate(engine, data.test, ranks=ranks)
+    ev_train = evaluate(engine, data.train, ranks=ranks)
+    wrong = (ev.predicted != data.test.y).nonzero().flatten()[:36]
+    logger.misclassified(
+        data.test.x[wrong].cpu(), ev.predicted[wrong].cpu(), data.test.y[wrong].cpu(), step
+    )
+    logger.confusion(ev.confusion(data.test.y), step)
+    return {
+        "test_error": ev.error,
+        "test_misses": ev.misses,
+        "test_loss": ev.loss,
+        # measured after training (the papers' figure); the pass's running one beside it
+        "train_error": ev_train.error,
+        "train_misses": ev_train.misses,
+        "train_loss": ev_train.loss,
+    }
 
 
 def shown(config: dict[str, Any]) -> dict[str, Any]:
