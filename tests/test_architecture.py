@@ -423,3 +423,33 @@ def long_functions(max_lines: int = MAX_FUNCTION_LINES) -> dict[str, int]:
 def test_no_function_is_longer_than_forty_lines_but_the_listed_tables():
     assert set(long_functions()) == set(LONG_FUNCTIONS)
     assert long_functions(5)  # the measure sees functions at all
+
+
+def named_lines(text: str) -> list[tuple[str, str, int]]:
+    """(code, file, line) for every "`code` at `file:line`" in ``text``."""
+    import re
+
+    pattern = re.compile(r"`([^`]+)`\s+at\s+`(lecnn/[\w/]+\.py):(\d+)`")
+    return [(m[1], m[2], int(m[3])) for m in pattern.finditer(" ".join(text.split()))]
+
+
+def test_the_path_of_one_update_in_the_docs_names_real_lines():
+    """docs/architecture.md walks one update call by call with file:line: each named line holds
+    the call it names, and from ``lecnn train`` to the optimizer's step is at most four calls."""
+    root = LECNN.parent
+    text = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    path = text[text.index("## The path of one update") :]
+    named = named_lines(path)
+    assert len(named) >= 5
+    for code, file, line in named:
+        source = (root / file).read_text(encoding="utf-8").splitlines()
+        assert code in source[line - 1], f"{file}:{line} does not hold {code!r}"
+    steps = [c for c, f, _ in named if f != "lecnn/manual/optim.py"]
+    assert len(steps) <= 4 and steps[-1].startswith("opt.step(")
+
+
+def test_the_line_checker_catches_a_moved_line():
+    assert named_lines("`x = 1` at `lecnn/a.py:3` and\n`y` at `lecnn/b/c.py:10`") == [
+        ("x = 1", "lecnn/a.py", 3),
+        ("y", "lecnn/b/c.py", 10),
+    ]
