@@ -63,7 +63,7 @@ def test_a_run_on_the_pool_resumes_exactly(digits, tmp_path):
     straight = Trainer(TrainConfig(**base, logdir=str(tmp_path / "a")), data=digits,
                        progress_bar=False)  # fmt: skip
     straight.run(on_step=lambda s, loss: losses_a.append(float(loss)))
-    assert straight.pool is not None and straight.pool.size == 1600
+    assert straight.setup.pool is not None and straight.setup.pool.size == 1600
     losses_b: list[float] = []
     first = Trainer(TrainConfig(**base, logdir=str(tmp_path / "b")), data=digits,
                     progress_bar=False)  # fmt: skip

@@ -131,7 +131,8 @@ def run(
         tb.add_scalar("linreg/loss", value, i)
     plt = pyplot()
     if plt is not None:
-        keep_figure(_figure(plt, x, y, (w0, w1), xs, ys, gd), tb, "linreg/loss_surface", out)
+        fig = _figure(plt, x, y, (w0, w1), xs, ys, gd)
+        keep_figure(fig, tb, "linreg/loss_surface", out)
     tb.close()
     return {
         "closed_form": (w0, w1),
