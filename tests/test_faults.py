@@ -357,6 +357,52 @@ def test_a_schedulers_signal_saves_says_so_and_the_run_resumes_exactly(subset_di
     assert all(torch.equal(w[k], weights[k]) for k in weights)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
+def test_a_stop_signal_outside_a_run_ends_the_command_in_one_line(sig):
+    """A command with no run training at that moment (a comparison fitting its SVM, data being
+    read, a report written) stops as Ctrl-C stops it: one line naming the signal, exit 128 + it.
+    Before, SIGTERM and SIGUSR1 killed such a command without a word (exit -15, -10)."""
+    code = (
+        "import argparse, os, signal, sys, time\n"
+        "from lecnn.cli import _command\n"
+        "def work(args):\n"
+        f"    os.kill(os.getpid(), {int(sig)})\n"
+        "    time.sleep(30)\n"
+        "    return 0\n"
+        "sys.exit(_command(argparse.Namespace(command='compare', run=work)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 128 + sig, (done.returncode, done.stderr)
+    assert done.stderr == f"lecnn compare: stopped by {signal.Signals(sig).name}\n"
+
+
+def test_a_stop_signal_while_compare_trains_a_network_stops_the_comparison(
+    subset_dir, tmp_path, monkeypatch, capsys
+):
+    """``lecnn compare`` trains its networks with lecnn's loop, whose handler stops a run at
+    the next update. Before, the comparison then went on with the half-trained network (and the
+    rows after it) and wrote a table as if nothing had happened; now it stops, in one line."""
+    from lecnn.training.loop import Trainer
+
+    train_pass = Trainer.train_pass
+
+    def signalled(self, on_step=None):  # the signal arrives while the network trains
+        os.kill(os.getpid(), signal.SIGTERM)
+        return train_pass(self, on_step)
+
+    monkeypatch.setattr(Trainer, "train_pass", signalled)
+    out = tmp_path / "compare"
+    args = ["compare", "--rows", "lenet1", "--limit", "300", "--epochs", "1",
+            "--data-dir", str(subset_dir), "--device", "cpu", "--logdir", str(out)]  # fmt: skip
+    assert main(args) == 128 + signal.SIGTERM
+    captured = capsys.readouterr()
+    assert captured.err == "lecnn compare: stopped by SIGTERM\n"
+    assert "test error" not in captured.out  # no row was measured with the stopped network
+    assert not (out / "compare.md").exists()
+
+
 def test_a_second_writer_is_refused_while_the_first_runs(subset_dir, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--data-dir", str(subset_dir), *KILL_RUN, "--logdir", str(run)]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from saved_images import KINDS, as_saved, page, suffix, write_set
 
 from lecnn.cli import main
 from lecnn.data.images import load_digit, to_mnist
@@ -94,53 +97,6 @@ def test_predict_rejects_blank_and_non_images(trained, tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith("lecnn predict: error:")
 
 
-def _page(digit: torch.Tensor) -> np.ndarray:
-    """Ink strength 0–1 of an MNIST digit drawn large on a page (the strokes a program saves)."""
-    ink = np.kron(digit.numpy().astype(np.float64) / 255.0, np.ones((5, 5)))
-    page = np.zeros((180, 200))
-    page[20 : 20 + ink.shape[0], 40 : 40 + ink.shape[1]] = ink
-    return page
-
-
-def _as_saved(ink: np.ndarray, kind: str, path) -> None:
-    """The page as a kind of file people make: what phones, scanners, drawing programs and web
-    canvases save."""
-    a = (ink * 255).round().astype(np.uint8)
-    if kind == "canvas-black-on-transparent":  # a web canvas: black strokes, alpha = the stroke
-        rgba = np.zeros((*a.shape, 4), np.uint8)
-        rgba[..., 3] = a
-        Image.fromarray(rgba, "RGBA").save(path)
-    elif kind == "white-on-transparent":
-        rgba = np.full((*a.shape, 4), 255, np.uint8)
-        rgba[..., 3] = a
-        Image.fromarray(rgba, "RGBA").save(path)
-    elif kind == "grey-with-alpha":  # LA: dark grey strokes, the page transparent
-        la = np.stack([np.full(a.shape, 40, np.uint8), a], axis=-1)
-        Image.fromarray(la, "LA").save(path)
-    elif kind == "palette-with-transparency":  # a GIF-like palette image, index 0 transparent
-        idx = (a > 127).astype(np.uint8)
-        im = Image.fromarray(idx, "P")
-        im.putpalette([255, 255, 255, 0, 0, 0] + [0] * 762)
-        im.info["transparency"] = 0
-        im.save(path, transparency=0)
-    elif kind == "16-bit-light-on-dark":
-        Image.fromarray(a.astype(np.uint16) * 257).save(path)
-    elif kind == "phone-photo-rotated":  # stored on its side, the orientation tag says so
-        im = Image.fromarray(255 - a).convert("RGB").transpose(Image.Transpose.ROTATE_90)
-        exif = Image.Exif()
-        exif[0x0112] = 6  # "rotate 90° clockwise to display"
-        im.save(path, exif=exif, quality=95)
-    elif kind == "dark-on-light":
-        Image.fromarray(255 - a).save(path)
-    else:
-        raise AssertionError(kind)
-
-
-KINDS = ("canvas-black-on-transparent", "white-on-transparent", "grey-with-alpha",
-         "palette-with-transparency", "16-bit-light-on-dark", "phone-photo-rotated",
-         "dark-on-light")  # fmt: skip
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_of_saved_image_reads_as_the_same_digit(subset_dir, tmp_path, kind):
     """Each kind of file is read as the digit its plain grey version gives (cosine ≥ 0.97; the
@@ -150,12 +106,12 @@ def test_each_kind_of_saved_image_reads_as_the_same_digit(subset_dir, tmp_path, 
     from lecnn.data import load_mnist
 
     for n, digit in enumerate(load_mnist(subset_dir).test_images[:6]):
-        ink = _page(digit)
+        ink = page(digit)
         # the palette keeps two levels: its plain version is the page thresholded as it was
         shown = (ink * 255).round() > 127 if kind == "palette-with-transparency" else ink
         plain = to_mnist(255.0 - shown * 255.0)
-        path = tmp_path / f"{kind}-{n}.{'jpg' if kind == 'phone-photo-rotated' else 'png'}"
-        _as_saved(ink, kind, path)
+        path = tmp_path / f"{kind}-{n}{suffix(kind)}"
+        as_saved(ink, kind, path)
         got = load_digit(path)
         assert _cosine(got, plain) >= 0.97, (kind, n, _cosine(got, plain))
 
@@ -174,11 +130,36 @@ def test_predict_reads_every_kind_of_saved_image(trained, mnist, tmp_path, capsy
     paths, truth = [], []
     for i, digit in enumerate(mnist.test_images[:14]):
         kind = KINDS[i % len(KINDS)]
-        path = tmp_path / f"d{i}.{'jpg' if kind == 'phone-photo-rotated' else 'png'}"
-        _as_saved(_page(digit), kind, path)
+        path = tmp_path / f"d{i}{suffix(kind)}"
+        as_saved(page(digit), kind, path)
         paths.append(str(path))
         truth.append(int(mnist.test_labels[i]))
     assert main(["predict", str(trained), *paths, "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     got = [int(re.match(r".*: (\d)\s+probabilities", line).group(1)) for line in lines]
     assert sum(g == t for g, t in zip(got, truth)) >= 13, (got, truth)
+
+
+COMMITTED = Path(__file__).resolve().parent / "fixtures" / "digits"
+
+
+def test_the_committed_images_are_the_ones_the_tests_make(tmp_path):
+    """tests/fixtures/digits holds one file of each kind (written by tests/saved_images.py) and
+    the digit each must give; the same code writes the same images (JPEG decoders may differ by a
+    level or two)."""
+    made = write_set(tmp_path)
+    assert json.loads((COMMITTED / "digits.json").read_text()) == made
+    assert sorted(p.name for p in COMMITTED.iterdir()) == sorted([*made, "digits.json"])
+    for name in made:
+        ours = np.asarray(Image.open(COMMITTED / name), dtype=np.int64)
+        fresh = np.asarray(Image.open(tmp_path / name), dtype=np.int64)
+        assert ours.shape == fresh.shape and np.abs(ours - fresh).max() <= 8, name
+
+
+def test_predict_gives_each_committed_image_its_digit(trained, capsys):
+    expected = json.loads((COMMITTED / "digits.json").read_text())
+    paths = [str(COMMITTED / name) for name in expected]
+    assert main(["predict", str(trained), *paths, "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    got = [int(re.match(r".*: (\d)\s+probabilities", line).group(1)) for line in lines]
+    assert got == list(expected.values())

@@ -19,6 +19,7 @@ from lecnn.cli import evaluate, inspect, lecture, reproduce, train
 from lecnn.cli.common import Parser
 from lecnn.errors import LecnnError
 from lecnn.training.distributed import leave
+from lecnn.training.interrupt import Stopped, exit_status, signal_name, stop_signals_raise
 
 BUG = 70  # EX_SOFTWARE
 
@@ -109,7 +110,7 @@ def _command(args: argparse.Namespace) -> int:
     """Run the command, every failure one line on stderr and its exit status."""
     prefix = f"lecnn {args.command}: error:"
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), stop_signals_raise():
             # library deprecation notices are not the user's business: stderr is for errors
             warnings.simplefilter("ignore")
             return _flushed(args.run(args), f" {args.command}")
@@ -118,6 +119,9 @@ def _command(args: argparse.Namespace) -> int:
     except LecnnError as e:
         sys.stderr.write(f"{prefix} {e}\n")
         return getattr(e, "exit_code", 2)
+    except Stopped as e:  # a scheduler's SIGTERM, ...: as Ctrl-C, with the signal's status
+        sys.stderr.write(f"lecnn {args.command}: stopped by {signal_name(e.signum)}\n")
+        return exit_status(e.signum)
     except KeyboardInterrupt:
         sys.stderr.write(f"lecnn {args.command}: interrupted\n")
         return 130

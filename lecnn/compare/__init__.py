@@ -16,6 +16,7 @@ from lecnn.compare.table import Row, merge, write
 from lecnn.data import Digits, prepare
 from lecnn.device import describe_machine
 from lecnn.errors import LecnnError
+from lecnn.training.interrupt import Stopped
 from lecnn.training.jobs import run_all
 
 __all__ = ["CLASSIFIERS", "KEYS", "Row", "merge", "run", "write"]
@@ -44,7 +45,7 @@ def run(data: Digits, device: torch.device, seeds: Sequence[int] = (0,),
 
         outcomes, stopped = run_all(partial(seed_rows, task), list(seeds), jobs, ended)
         if stopped:
-            raise KeyboardInterrupt
+            raise Stopped(stopped)
         out = [r for o in outcomes for r in o.result]
     for seed in seeds if not out else ():
         if len(seeds) > 1:

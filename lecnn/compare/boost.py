@@ -24,6 +24,7 @@ from lecnn.data.derived import Prepared, Split
 from lecnn.training.augment import paper_distortions
 from lecnn.training.config import TrainConfig
 from lecnn.training.engine import Engine
+from lecnn.training.interrupt import Stopped
 from lecnn.training.loop import Trainer
 
 
@@ -94,7 +95,8 @@ def _lenet4(data: Prepared, device: torch.device, seed: int, epochs: int | None)
         cfg = TrainConfig(model="lenet4", device=str(device), seed=seed, epochs=epochs,
                           logdir=tmp, augment=False)  # fmt: skip
         trainer = Trainer(cfg, data=data, progress_bar=False)
-        trainer.run()
+        if trainer.run().status == "interrupted":  # Ctrl-C, SIGTERM: the comparison stops too
+            raise Stopped(trainer.stop_signal)
     return trainer
 
 

@@ -71,13 +71,15 @@ def trained(digits: Digits, device: torch.device, **settings: Any) -> tuple[Any,
     """A run of lecnn's loop with ``settings`` (``TrainConfig``'s fields) on ``digits``, its
     folder thrown away: (the finished ``Trainer``, its wall seconds from start to end)."""
     from lecnn.training.config import TrainConfig
+    from lecnn.training.interrupt import Stopped
     from lecnn.training.loop import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(device=str(device), logdir=tmp, **settings)
         trainer = Trainer(cfg, data=cfg.prepare(digits, device), progress_bar=False)
         start = time.perf_counter()
-        trainer.run()
+        if trainer.run().status == "interrupted":  # Ctrl-C, SIGTERM: the comparison stops too
+            raise Stopped(trainer.stop_signal)
         return trainer, time.perf_counter() - start
 
 

@@ -46,6 +46,37 @@ def stop_signals_call(handler: Callable[..., Any]) -> Iterator[None]:
             signal.signal(s, h)
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop signal ended a command that has no checkpoint to save at that moment (a run's
+    own handler saves one; see ``stop_signals_call``): the command stops as Ctrl-C stops it, and
+    says which signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal_name(signum))
+        self.signum = int(signum)
+
+
+@contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """For the block, each stop signal but SIGINT (which Python turns into KeyboardInterrupt)
+    raises ``Stopped``: a scheduler's SIGTERM ends any command the way Ctrl-C does, where the
+    default would kill it without a word. A run inside the block handles them itself."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(signum)
+
+    others = [s for s in STOP_SIGNALS if s != signal.SIGINT]
+    if sys.platform == "win32" or not in_main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, stop) for s in others}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def ignore_stop_signals() -> None:
     """A worker between runs: the stop signals are the parent's to act on."""
     for s in STOP_SIGNALS:
