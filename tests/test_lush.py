@@ -164,3 +164,22 @@ def test_the_protocol_is_the_codes_schedule_in_file_order():
     assert cfg.schedule == "steps:10x0.0001,10x0.00001,10x0.000001" and not cfg.augment
     assert proto.published[0].test_error == 0.0082
     assert any("generator" in d for d in proto.departures)
+
+
+def test_each_option_takes_one_of_the_paper_protocols_choices_instead_of_the_codes():
+    from lecnn.errors import LecnnError
+
+    code = get_spec("lenet5-lush")
+    assert (code.input, code.init) == ("lush32", "lush")
+    assert get_spec("lenet5-lush:input=lenet32").input == "lenet32"
+    assert get_spec("lenet5-lush:init=sqrt").init == "lenet5"  # U(±2.4/√F)
+    mean = get_spec("lenet5-lush:subsampling=mean,coefficient=1")
+    s2 = next(layer for layer in mean.layers if layer.name == "S2")
+    assert s2.kwargs["mode"] == "mean" and s2.kwargs["coefficient"] == 1.0
+    s2_code = next(layer for layer in code.layers if layer.name == "S2")
+    assert s2_code.kwargs["mode"] == "sum" and s2_code.kwargs["coefficient"] == 0.5
+    # one option changes one thing: the rest of the network is the code's
+    for name in ("lenet5-lush:input=lenet32", "lenet5-lush:init=sqrt"):
+        assert get_spec(name).layers == code.layers and count(name).parameters == 51046
+    with pytest.raises(LecnnError, match="choose lush32 or lenet32"):
+        get_spec("lenet5-lush:input=zip16")
