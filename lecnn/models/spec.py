@@ -3,6 +3,7 @@ are built (so parameter names, shapes and initial values agree)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -416,4 +417,7 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 #: models that take options (``name:key=value,...``): the function that builds each
-WITH_OPTIONS = {"lenet5": lenet5_spec, "lenet5-lush": lenet5_lush_spec}
+WITH_OPTIONS: dict[str, Callable[..., ModelSpec]] = {
+    "lenet5": lenet5_spec,
+    "lenet5-lush": lenet5_lush_spec,
+}
