@@ -217,6 +217,13 @@ def _lenet5_trunk(sub: dict[str, Any]) -> tuple[L, ...]:
     )
 
 
+def _check_choices(model: str, **options: tuple[str, tuple[str, ...]]) -> None:
+    """Each option's value is one of its choices, else a one-line error naming them."""
+    for key, (value, choices) in options.items():
+        if value not in choices:
+            raise LecnnError(f"{model} option {key}={value!r}: choose {' or '.join(choices)}")
+
+
 def lenet5_spec(
     init: str = "sqrt",
     subsampling: str = "mean",
@@ -228,11 +235,9 @@ def lenet5_spec(
     (``--model lenet5:init=printed,subsampling=sum``): ``init`` U(±2.4/√F) ("sqrt") or the printed
     U(±2.4/F) ("printed"); S2/S4 ``subsampling`` "mean" or "sum" of their four inputs and the
     ``coefficient`` they start from; RBF ``prototypes`` lecnn's 7×12 "bitmaps" or "random" ±1."""
-    choices = {"init": ("sqrt", "printed"), "subsampling": ("mean", "sum"),
-               "prototypes": ("bitmaps", "random")}  # fmt: skip
-    for key, value in (("init", init), ("subsampling", subsampling), ("prototypes", prototypes)):
-        if value not in choices[key]:
-            raise LecnnError(f"lenet5 option {key}={value!r}: choose {' or '.join(choices[key])}")
+    _check_choices("lenet5", init=(init, ("sqrt", "printed")),
+                   subsampling=(subsampling, ("mean", "sum")),
+                   prototypes=(prototypes, ("bitmaps", "random")))  # fmt: skip
     sub = {"mode": subsampling, "coefficient": coefficient}
     protos = rbf_prototypes() if prototypes == "bitmaps" else random_prototypes()
     return ModelSpec(
@@ -332,13 +337,8 @@ def lenet5_lush_spec(
     each one of the paper protocol's choices instead of the code's (the ablations that measure
     what the gap between the two is made of): ``input`` "lenet32" (the paper's −0.1/1.175 field),
     ``init`` "sqrt" (the paper's U(±2.4/√F)), ``subsampling`` "mean" with ``coefficient`` 1."""
-    choices = {"input": ("lush32", "lenet32"), "init": ("lush", "sqrt"),
-               "subsampling": ("sum", "mean")}  # fmt: skip
-    for key, value in (("input", input), ("init", init), ("subsampling", subsampling)):
-        if value not in choices[key]:
-            raise LecnnError(
-                f"lenet5-lush option {key}={value!r}: choose {' or '.join(choices[key])}"
-            )
+    _check_choices("lenet5-lush", input=(input, ("lush32", "lenet32")),
+                   init=(init, ("lush", "sqrt")), subsampling=(subsampling, ("sum", "mean")))  # fmt: skip
     # the code: sums at 0.5, s-layer forget 1 2: 1/√(2·2), gb-modules-nn.lsh:592
     sub = {"mode": subsampling, "coefficient": coefficient}
     return ModelSpec(
