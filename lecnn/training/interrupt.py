@@ -27,23 +27,30 @@ _received: list[int] = []  # the stop signals this process was sent inside a han
 
 
 @contextmanager
-def stop_signals_call(handler: Callable[..., Any]) -> Iterator[None]:
-    """Every signal of ``STOP_SIGNALS`` calls ``handler(signum, frame)`` for the block (the main
-    thread only: Python delivers signals there), then the previous handlers are back."""
+def _handled(signals: list[int] | tuple[int, ...], handler: Callable[..., Any]) -> Iterator[None]:
+    """``handler(signum, frame)`` for each of ``signals`` for the block (the main thread only:
+    Python delivers signals there), then the previous handlers are back."""
     if sys.platform == "win32" or not in_main_thread():
         yield
         return
-
-    def noted(signum: int, frame: Any) -> None:
-        _received.append(signum)
-        handler(signum, frame)
-
-    previous = {s: signal.signal(s, noted) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, handler) for s in signals}
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def stop_signals_call(handler: Callable[..., Any]) -> Iterator[None]:
+    """Every signal of ``STOP_SIGNALS`` calls ``handler(signum, frame)`` for the block."""
+
+    def noted(signum: int, frame: Any) -> None:
+        _received.append(signum)
+        handler(signum, frame)
+
+    with _handled(STOP_SIGNALS, noted):
+        yield
 
 
 class Stopped(KeyboardInterrupt):
@@ -65,16 +72,8 @@ def stop_signals_raise() -> Iterator[None]:
     def stop(signum: int, frame: Any) -> None:
         raise Stopped(signum)
 
-    others = [s for s in STOP_SIGNALS if s != signal.SIGINT]
-    if sys.platform == "win32" or not in_main_thread():
+    with _handled([s for s in STOP_SIGNALS if s != signal.SIGINT], stop):
         yield
-        return
-    previous = {s: signal.signal(s, stop) for s in others}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def ignore_stop_signals() -> None:
