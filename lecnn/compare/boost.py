@@ -13,7 +13,6 @@ the paper also varied line thickness, which lecnn does not).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +23,7 @@ from lecnn.data.derived import Prepared, Split
 from lecnn.training.augment import paper_distortions
 from lecnn.training.config import TrainConfig
 from lecnn.training.engine import Engine
-from lecnn.training.interrupt import Stopped
-from lecnn.training.loop import Trainer
+from lecnn.training.loop import Trainer, train_apart
 
 
 @dataclass
@@ -91,13 +89,8 @@ def filtered(
 def _lenet4(data: Prepared, device: torch.device, seed: int, epochs: int | None) -> Trainer:
     """A LeNet-4 trained on ``data`` with its own protocol (or ``epochs`` passes), its run folder
     thrown away."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(model="lenet4", device=str(device), seed=seed, epochs=epochs,
-                          logdir=tmp, augment=False)  # fmt: skip
-        trainer = Trainer(cfg, data=data, progress_bar=False)
-        if trainer.run().status == "interrupted":  # Ctrl-C, SIGTERM: the comparison stops too
-            raise Stopped(trainer.stop_signal)
-    return trainer
+    cfg = TrainConfig(model="lenet4", device=str(device), seed=seed, epochs=epochs, augment=False)
+    return train_apart(cfg, data)[0]
 
 
 def train_boosted(

@@ -4,7 +4,6 @@ row's trained model it builds on (boosted LeNet-4 starts from the LeNet-4 row's 
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,16 +70,10 @@ def trained(digits: Digits, device: torch.device, **settings: Any) -> tuple[Any,
     """A run of lecnn's loop with ``settings`` (``TrainConfig``'s fields) on ``digits``, its
     folder thrown away: (the finished ``Trainer``, its wall seconds from start to end)."""
     from lecnn.training.config import TrainConfig
-    from lecnn.training.interrupt import Stopped
-    from lecnn.training.loop import Trainer
+    from lecnn.training.loop import train_apart
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(device=str(device), logdir=tmp, **settings)
-        trainer = Trainer(cfg, data=cfg.prepare(digits, device), progress_bar=False)
-        start = time.perf_counter()
-        if trainer.run().status == "interrupted":  # Ctrl-C, SIGTERM: the comparison stops too
-            raise Stopped(trainer.stop_signal)
-        return trainer, time.perf_counter() - start
+    cfg = TrainConfig(device=str(device), **settings)
+    return train_apart(cfg, cfg.prepare(digits, device))
 
 
 def _trained(row: Classifier, ctx: Context) -> Measured:

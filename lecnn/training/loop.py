@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
+import time
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -17,14 +20,14 @@ import torch
 from lecnn.data import Prepared
 from lecnn.training.config import TrainConfig
 from lecnn.training.evaluate import Evaluation
-from lecnn.training.interrupt import stop_signals_call
+from lecnn.training.interrupt import Stopped, stop_signals_call
 from lecnn.training.passes import OnStep, Pass, pass_record
 from lecnn.training.reporter import Reporter
 from lecnn.training.results import RunResult, finish
 from lecnn.training.setup import RunSetup, load_data, set_up
 from lecnn.training.state import Diverged
 
-__all__ = ["Diverged", "Trainer", "load_data", "train"]
+__all__ = ["Diverged", "Trainer", "load_data", "train", "train_apart"]
 
 
 class Trainer:
@@ -141,6 +144,18 @@ class Trainer:
         if report is not None:
             report.close()
         self.setup.close()
+
+
+def train_apart(config: TrainConfig, data: Prepared) -> tuple[Trainer, float]:
+    """A run on ``data`` whose folder is thrown away (a classifier of a comparison, a lecture
+    step): (the finished ``Trainer``, its wall seconds). A run stopped by Ctrl-C or a stop signal
+    raises ``Stopped``, so what called it stops too instead of using a half-trained network."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(replace(config, logdir=tmp), data=data, progress_bar=False)
+        start = time.perf_counter()
+        if trainer.run().status == "interrupted":
+            raise Stopped(trainer.stop_signal)
+        return trainer, time.perf_counter() - start
 
 
 def train(config: TrainConfig, **kwargs: Any) -> RunResult:
