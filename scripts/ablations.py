@@ -122,11 +122,13 @@ def command(a: Ablation, seed: int | str) -> str:
     return f"{BASE.format(seed=seed, name=a.name)} {a.flags}"
 
 
-def commands(seeds: int) -> list[str]:
-    """The runs of seeds 0 … seeds − 1 of every ablation, less the seeds an earlier
-    reproduction measured (a row's ``summaries``)."""
+def commands(seeds: int, rows: set[str] | None = None) -> list[str]:
+    """The runs of seeds 0 … seeds − 1 of every ablation (or of those named in ``rows``), less
+    the seeds an earlier reproduction measured (a row's ``summaries``)."""
     out = []
     for a in ABLATIONS:
+        if rows is not None and a.name not in rows:
+            continue
         done = {r["seed"] for r in _baseline(a.summaries)} if a.summaries else set()
         out += [command(a, s) for s in range(seeds) if s not in done]
     return out
@@ -251,11 +253,15 @@ def main() -> None:
         help="run the commands not yet finished (their results.json), --jobs at a time",
     )
     p.add_argument("--jobs", type=int, help="runs at once (default: one per usable core)")
+    p.add_argument("--rows", help="only these rows, comma-separated (default: every row)")
     args = p.parse_args()
+    rows = set(args.rows.split(",")) if args.rows else None
+    if rows is not None and (unknown := rows - {a.name for a in ABLATIONS}):
+        p.error(f"no such row: {', '.join(sorted(unknown))}")
     if args.commands:
-        print("\n".join(commands(args.seeds)))
+        print("\n".join(commands(args.seeds, rows)))
     if args.run:
-        run_missing(commands(args.seeds), args.jobs)
+        run_missing(commands(args.seeds, rows), args.jobs)
     if args.write:
         text = report(args.machine)
         if args.write.exists():
