@@ -1,3 +1,3 @@
-from lecnn.cli import main
+from lecnn.entry import main
 
 raise SystemExit(main())

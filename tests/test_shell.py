@@ -5,8 +5,10 @@ disk. Each case failed before lecnn handled it: ``| head`` left "error: Broken p
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,14 @@ def test_output_redirected_to_a_file_is_whole(tmp_path):
                               check=False)  # fmt: skip
     assert done.returncode == 0 and done.stderr == b""
     assert "lenet5-lush" in out.read_text()
+
+
+@pytest.mark.parametrize("after", [0.4, 0.8])
+def test_ctrl_c_while_lecnn_starts_is_one_line_and_exit_130(after):
+    """Ctrl-C in the second lecnn spends importing torch: before lecnn held it there, the import's
+    traceback ended the program, or the interrupt was lost and the command ran on."""
+    p = subprocess.Popen(LECNN + ["models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(after)  # past the interpreter's own start, inside the import of torch (1-4 s here)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    assert (p.returncode, err.decode(), out) == (130, "lecnn: interrupted\n", b"")
