@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,28 @@ def test_a_command_leaves_the_process_group_it_joined(tmp_path):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def test_a_schedulers_sigterm_to_torchrun_stops_every_rank_saved_and_resumes_exactly(
+    mnist_dir, tmp_path
+):
+    """``scancel`` or a container stop sends SIGTERM to the launcher; torchrun passes it to its
+    ranks, which agree on a step, save one checkpoint and say so in one line. (torchrun itself
+    then prints its own SignalException and exits 1: the launcher's, not lecnn's.)"""
+    args = [*TRAIN, "--impl", "manual", "--optimizer", "adam", "--lr", "0.003"]
+    run, straight = tmp_path / "stopped", tmp_path / "straight"
+    proc = torchrun(["train", *args, "--epochs", "40", "--logdir", str(run)], mnist_dir, wait=False)
+    deadline = time.time() + 240
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)  # a pass has ended: the ranks are training
+    proc.send_signal(signal.SIGTERM)  # to the launcher alone, as a scheduler sends it
+    out, _ = proc.communicate(timeout=240)
+    assert out.count("stopped by SIGTERM") == 1 and "lecnn train --resume" in out, out
+    stopped = _results(run)
+    assert stopped["status"] == "interrupted" and stopped["epochs_done"] < 3, stopped["status"]
+    code, out = torchrun(["train", "--resume", str(run), "--epochs", "3", "--no-progress"],
+                         mnist_dir)  # fmt: skip
+    assert code == 0, out
+    assert main(["train", *args, "--epochs", "3", "--data-dir", str(mnist_dir), "--logdir",
+                 str(straight)]) == 0  # fmt: skip
+    _assert_same_run(straight, run)
