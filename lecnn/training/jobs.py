@@ -38,12 +38,19 @@ class TaskOutcome:
     task: Any
     result: Any = None
     error: str | None = None
+    started: bool = True  # False: a stop came first; the task is left for the next time
 
 
-def _one_thread() -> None:
+#: in a worker: the parent's "stop" (set once a stop signal came), read before each task starts
+_stop: Any = None
+
+
+def _one_thread(stop: Any) -> None:
     """A worker's start: one thread (the runs are many, not wide), and Ctrl-C (or a scheduler's
     SIGTERM, ...) left to the run's own handler (``Trainer`` saves and stops); between runs they
-    are ignored, the parent decides."""
+    are ignored, the parent decides (``stop``: an event it sets)."""
+    global _stop
+    _stop = stop
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
@@ -57,6 +64,8 @@ def _call(work: Callable[[Any], Any], task: Any) -> TaskOutcome:
     from lecnn.errors import LecnnError
     from lecnn.training.resume import first_line
 
+    if _stop is not None and _stop.is_set():  # handed over before the stop, not yet begun
+        return TaskOutcome(task, started=False)
     try:
         return TaskOutcome(task, result=work(task))
     except (LecnnError, OSError, RuntimeError) as e:  # the run's own failure, named
@@ -78,7 +87,12 @@ def run_all(
         return _serial(work, tasks, on_end, keep_going)
     start, outcomes = time.perf_counter(), {}
     context = multiprocessing.get_context("spawn")  # no fork of a process torch has threaded
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread)
+    # the pool hands a worker its next task before the current one ends: cancelling the futures
+    # cannot hold that one back, the event can
+    stop = context.Event()
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_one_thread, initargs=(stop,)
+    )
     futures = {pool.submit(_call, work, task): i for i, task in enumerate(tasks)}
     asked: list[int] = []  # a stop signal: noted, never an exception mid-bookkeeping
     try:
@@ -87,6 +101,7 @@ def run_all(
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 if asked:
+                    stop.set()
                     for f in pending:
                         f.cancel()  # not started: left for the next time
                     _forward(pool, asked[-1])  # the running ones save their checkpoints, stop
@@ -95,6 +110,8 @@ def run_all(
                     if f.cancelled():
                         continue
                     outcome = f.result()
+                    if not outcome.started:
+                        continue
                     outcomes[futures[f]] = outcome
                     on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
     finally:
