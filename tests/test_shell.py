@@ -5,6 +5,7 @@ disk. Each case failed before lecnn handled it: ``| head`` left "error: Broken p
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -65,3 +66,26 @@ def test_ctrl_c_while_lecnn_starts_is_one_line_and_exit_130(after):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=300)
     assert (p.returncode, err.decode(), out) == (130, "lecnn: interrupted\n", b"")
+
+
+def test_a_dumb_terminal_without_colour_gets_no_escape_sequences(mnist_dir, tmp_path):
+    """In a terminal (a pty, where the progress bar is drawn) with ``TERM=dumb`` and
+    ``NO_COLOR``: plain text only, no escape sequence a dumb terminal would print as garbage."""
+    env = dict(os.environ, TERM="dumb", NO_COLOR="1", LECNN_DATA=str(mnist_dir))
+    main, sub = pty.openpty()
+    args = ["train", "--limit", "1000", "--epochs", "1", "--device", "cpu", "--logdir",
+            str(tmp_path / "run")]  # fmt: skip
+    p = subprocess.Popen(LECNN + args, stdin=sub, stdout=sub, stderr=sub, env=env)
+    os.close(sub)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the program ended and closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    assert p.wait(timeout=300) == 0, out.decode(errors="replace")
+    assert b"done: lenet5-modern" in out and b"\x1b" not in out, out.decode(errors="replace")
