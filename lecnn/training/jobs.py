@@ -86,13 +86,7 @@ def run_all(
     if jobs <= 1:
         return _serial(work, tasks, on_end, keep_going)
     start, outcomes = time.perf_counter(), {}
-    context = multiprocessing.get_context("spawn")  # no fork of a process torch has threaded
-    # the pool hands a worker its next task before the current one ends: cancelling the futures
-    # cannot hold that one back, the event can
-    stop = context.Event()
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_one_thread, initargs=(stop,)
-    )
+    pool, stop = _pool(jobs)
     futures = {pool.submit(_call, work, task): i for i, task in enumerate(tasks)}
     asked: list[int] = []  # a stop signal: noted, never an exception mid-bookkeeping
     try:
@@ -101,22 +95,38 @@ def run_all(
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 if asked:
-                    stop.set()
-                    for f in pending:
-                        f.cancel()  # not started: left for the next time
-                    _forward(pool, asked[-1])  # the running ones save their checkpoints, stop
-                    pending = {f for f in pending if not f.cancelled()}
+                    pending = _stop_all(pool, pending, stop, asked[-1])
                 for f in finished:
-                    if f.cancelled():
-                        continue
-                    outcome = f.result()
-                    if not outcome.started:
+                    outcome = None if f.cancelled() else f.result()
+                    if outcome is None or not outcome.started:
                         continue
                     outcomes[futures[f]] = outcome
                     on_end(outcome, len(outcomes), _left(start, len(outcomes), len(tasks)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [outcomes[i] for i in sorted(outcomes)], asked[-1] if asked else 0
+
+
+def _pool(jobs: int) -> tuple[ProcessPoolExecutor, Any]:
+    """``jobs`` worker processes, and the event that tells them a stop came."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process torch has threaded
+    # the pool hands a worker its next task before the current one ends: cancelling the futures
+    # cannot hold that one back, the event can
+    stop = context.Event()
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_one_thread, initargs=(stop,)
+    )
+    return pool, stop
+
+
+def _stop_all(pool: ProcessPoolExecutor, pending: set[Future], stop: Any, signum: int) -> set:
+    """A stop signal came: no task begins any more, the running ones save their checkpoints and
+    stop; what is still pending (the running ones, to be collected)."""
+    stop.set()
+    for f in pending:
+        f.cancel()  # not started: left for the next time
+    _forward(pool, signum)
+    return {f for f in pending if not f.cancelled()}
 
 
 def _serial(work, tasks, on_end, keep_going: bool) -> tuple[list[TaskOutcome], int]:
