@@ -22,9 +22,11 @@ def add_parsers(sub) -> None:
     )
     p.add_argument(
         "paper",
+        nargs="?",
         choices=["lecun1989", "lenet5", "all"],
         help="a paper, or all: every protocol row of the report (largest runs first)",
     )
+    _add_verify_flags(p)
     p.add_argument(
         "--variant",
         default="faithful",
@@ -50,6 +52,19 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("report", help="write runs/REPRODUCTION.md from the run summaries")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(run=run_report)
+
+
+def _add_verify_flags(p: argparse.ArgumentParser) -> None:
+    """``--verify``: one committed run again, instead of a table."""
+    p.add_argument(
+        "--verify",
+        metavar="SUMMARY_OR_ROW",
+        help="rerun a committed run (a summary file, or a row such as lecun1989/faithful/manual "
+        "with --seed) and say whether it gives the same numbers: exit 0 same, 1 different",
+    )
+    p.add_argument(
+        "--seed", type=common.seed, help="with --verify and a row: its seed (default: the lowest)"
+    )
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -79,6 +94,31 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
+    from lecnn.errors import LecnnError
+
+    if args.verify is not None:
+        if args.paper is not None:
+            raise LecnnError("--verify reruns one committed run: leave the paper out")
+        return _verify(args)
+    if args.seed is not None:
+        raise LecnnError("--seed picks the run --verify reruns; for a table use --first-seed")
+    if args.paper is None:
+        raise LecnnError("name a paper (lecun1989, lenet5 or all), or --verify SUMMARY_OR_ROW")
+    return _reproduce(args)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """``--verify``: one committed run again, compared (``lecnn.repro.verify``)."""
+    from lecnn.repro.verify import find_summary, verify
+
+    path = find_summary(args.verify, args.seed, _runs_dir(args.runs_dir, must_exist=False))
+    print(f"verify {path}", flush=True)
+    verdict = verify(path, args.data_dir, args.device)
+    print("\n".join(verdict.lines))
+    return verdict.status
+
+
+def _reproduce(args: argparse.Namespace) -> int:
     from lecnn.device import select_device
     from lecnn.errors import LecnnError
     from lecnn.repro.report import write_report

@@ -107,6 +107,9 @@ def summarize(
         "test_misses": final.get("test_misses"),
         "train_error": final.get("train_error"),
         "train_misses": final.get("train_misses"),
+        # the losses after training: what a rerun compares beside the misses (lecnn.repro.verify)
+        "test_loss": final.get("test_loss"),
+        "train_loss": final.get("train_loss"),
         "curve": curve,
     }
 
