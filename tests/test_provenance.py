@@ -143,3 +143,15 @@ def test_a_runs_results_name_its_folders_relative_and_its_checkpoint_absolute(su
         assert (Path.cwd() / shown[key]).resolve() == Path(folder).resolve()
     saved = torch.load(run / "checkpoint.pt", weights_only=True)["config"]
     assert Path(saved["logdir"]).is_absolute() and Path(saved["data_dir"]).is_absolute()
+
+
+def test_every_runs_results_name_the_commit_that_made_it(mnist_dir, tmp_path):
+    """Not only reproductions: a plain ``lecnn train`` (an ablation's run) records its code."""
+    from lecnn.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "lecun1989", "--limit", "64", "--epochs", "1", "--compile",
+                 "off", "--no-progress", "--data-dir", str(mnist_dir), "--logdir", str(run)]) == 0  # fmt: skip
+    code = json.loads((run / "results.json").read_text())["lecnn"]
+    assert code["commit"] == source_commit(ROOT)[0] and len(code["commit"]) == 40
+    assert isinstance(code["clean"], bool) and code["version"]

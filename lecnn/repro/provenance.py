@@ -7,43 +7,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lecnn import __version__
 from lecnn.data import Digits
 from lecnn.device import describe_device
+from lecnn.source import IMPORTED, code_record, source_commit
 
-#: the checkout lecnn runs from (the package's parent folder)
-SOURCE = Path(__file__).resolve().parents[2]
-
-
-def source_commit(root: Path = SOURCE) -> tuple[str | None, bool | None]:
-    """(commit, clean): ``git rev-parse HEAD`` of the checkout lecnn runs from, and whether its
-    ``lecnn/`` matches that commit (the code that makes the numbers; a reproduction writes into
-    runs/, which says nothing of the code). (None, None) outside a git checkout (a wheel)."""
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              timeout=30, check=False)  # fmt: skip
-
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return None, None
-        status = git("status", "--porcelain", "--untracked-files=no", "--", "lecnn")
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    return head.stdout.strip(), status.returncode == 0 and status.stdout.strip() == ""
-
-
-#: the commit of the code this process imported: taken once, when lecnn.repro is first imported
-#: (a worker of lecnn reproduce imports it when it starts), so a commit made while runs train is
-#: not taken for the one that made them
-IMPORTED = source_commit()
+__all__ = ["IMPORTED", "data_checksum", "pasteable", "provenance", "source_commit"]
 
 
 def data_checksum(digits: Digits) -> str:
@@ -58,10 +31,9 @@ def data_checksum(digits: Digits) -> str:
 def provenance(trainer: Any, dataset: str, checksum: str) -> dict[str, Any]:
     """The run's provenance, from the ``Trainer`` that trained it; its commit is ``IMPORTED``, the
     code the process imported (not whatever the checkout holds when the run starts or ends)."""
-    commit, clean = IMPORTED
     cfg = trainer.config
     return {
-        "lecnn": {"version": __version__, "commit": commit, "clean": clean},
+        "lecnn": code_record(),
         "torch": torch.__version__,
         "device": describe_device(trainer.device),
         "threads": torch.get_num_threads(),

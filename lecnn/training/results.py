@@ -14,6 +14,7 @@ from lecnn.data import Prepared
 from lecnn.device import describe_device
 from lecnn.logs.tensorboard import Logger
 from lecnn.models import count
+from lecnn.source import code_record
 from lecnn.training.checkpoint import write_atomically
 from lecnn.training.distributed import ONE_PROCESS, Ranks
 from lecnn.training.engine import Engine
@@ -70,6 +71,7 @@ def _record(state: RunState, status: str, compiled: bool) -> dict[str, Any]:
         "parameters": counts.parameters,
         "device": describe_device(state.device),
         "torch": torch.__version__,
+        "lecnn": code_record(),  # the commit that made the run (lecnn.source)
         "compiled": compiled,  # what --compile decided (auto: where it pays)
         "epochs_done": p.epoch,
         "steps": p.step,
