@@ -188,8 +188,37 @@ def _measured(name: str) -> list[dict]:
         if r.get("status") == "finished" and r.get("epochs_done") == r["config"]["epochs"]:
             f = r["final"]
             out.append({"seed": r["config"]["seed"], "test": f["test_error"],
-                        "train": f["train_error"], "seconds": r["train_seconds"]})  # fmt: skip
+                        "train": f["train_error"], "seconds": r["train_seconds"],
+                        "code": _commit(r.get("lecnn"), path)})  # fmt: skip
     return out
+
+
+def _commit(code: dict | None, path: Path) -> str:
+    """The commit that made a run: recorded in its record (``+``: its lecnn/ was edited), or for
+    runs from before records kept it, the commit that first committed the record ("by" it: the
+    code was that commit's parent's or older)."""
+    if code and code.get("commit"):
+        return code["commit"][:7] + ("" if code.get("clean") else "+")
+    import subprocess
+
+    added = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "--diff-filter=A", "--format=%h", "--abbrev=7", "--",
+         str(path.relative_to(ROOT))], capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    return f"committed by {added[-1]}" if added else "not recorded"
+
+
+def _codes(runs: list[dict]) -> str:
+    """A row's commits: one, or each with its seeds."""
+    seeds: dict[str, list[int]] = {}
+    for r in runs:
+        seeds.setdefault(r["code"], []).append(r["seed"])
+    if len(seeds) == 1:
+        return next(iter(seeds))
+    return "; ".join(
+        f"{code} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))})"
+        for code, s in seeds.items()
+    )
 
 
 def _baseline(pattern: str) -> list[dict]:
@@ -197,21 +226,22 @@ def _baseline(pattern: str) -> list[dict]:
     for path in sorted((ROOT / "runs" / "summaries").glob(pattern)):
         r = json.loads(path.read_text())
         if r.get("status") == "finished" and not r.get("shortened"):
+            code = (r.get("provenance") or {}).get("lecnn")
             out.append({"seed": r["seed"], "test": r["test_error"], "train": r["train_error"],
-                        "seconds": r["train_seconds"]})  # fmt: skip
+                        "seconds": r["train_seconds"], "code": _commit(code, path)})  # fmt: skip
     return out
 
 
 def _cells(runs: list[dict]) -> str:
     if not runs:
-        return "not run | | |"
+        return "not run | | | |"
     test = [100 * r["test"] for r in runs]
     train = [100 * r["train"] for r in runs]
     sd = f" ± {statistics.stdev(test):.2f}" if len(test) > 1 else ""
     per_seed = ", ".join(f"{r['seed']}: {100 * r['test']:.2f}%" for r in runs)
     minutes = statistics.mean(r["seconds"] for r in runs) / 60
     return (f"{statistics.mean(test):.2f}{sd}% | {statistics.mean(train):.2f}% | "
-            f"{len(runs)} ({per_seed}) | {minutes:.1f} min")  # fmt: skip
+            f"{len(runs)} ({per_seed}) | {minutes:.1f} min | {_codes(runs)}")  # fmt: skip
 
 
 def report(machine: str) -> str:
@@ -224,10 +254,12 @@ def report(machine: str) -> str:
         "schedule; manual implementation) and the modern ones (their `lecnn train` defaults; "
         "autograd). Test error: mean ± standard deviation over seeds, on the whole test set after "
         "the last pass; time: training time per run (per-example runs with compiled updates, "
-        f"except older baseline runs that were eager or mixed). Machine: {machine}.",
+        f"except older baseline runs that were eager or mixed); code: the lecnn commit that made "
+        "the runs, as each run recorded it, or for runs from before runs recorded it, the commit "
+        f"that committed their records (made by that commit's parent or older). Machine: {machine}.",
         "",
-        "| protocol | change | test error | train error | seeds | time per run | command |",
-        "|---|---|---:|---:|---|---:|---|",
+        "| protocol | change | test error | train error | seeds | time per run | code | command |",
+        "|---|---|---:|---:|---|---:|---|---|",
     ]
     for variant, (bar, pattern, cmd) in PROTOCOLS.items():
         what = "none: the reproduction's protocol" + (
