@@ -38,7 +38,7 @@ def load_summaries(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
         except (OSError, UnicodeDecodeError, ValueError) as e:
             s, problem = None, f"not readable JSON ({str(e).splitlines()[0][:80]})"
         if problem is None:
-            problem = _summary_problem(s)
+            problem = summary_problem(s)
         if problem is None and s["status"] != "finished":
             problem = f"a run that did not finish ({s['status']})"
         if problem is None:
@@ -48,7 +48,7 @@ def load_summaries(runs_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return good, left_out
 
 
-def _summary_problem(s: Any) -> str | None:
+def summary_problem(s: Any) -> str | None:
     """Why ``s`` is not a run summary the report can use, or None."""
     if not isinstance(s, dict):
         return "not a run summary"

@@ -64,13 +64,13 @@ def find_summary(what: str, seed: int | None, runs_dir: Path) -> Path:
 
 def load(path: Path) -> dict[str, Any]:
     """A finished run's summary, or a one-line refusal."""
-    from lecnn.repro.report import _summary_problem
+    from lecnn.repro.report import summary_problem
 
     try:
         s = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise LecnnError(f"{path}: not a readable run summary ({str(e).splitlines()[0]})") from e
-    problem = _summary_problem(s)
+    problem = summary_problem(s)
     if problem is None and f"{s['paper']}/{s['variant']}" not in PROTOCOLS:
         problem = f"no protocol {s['paper']}/{s['variant']} in this lecnn"
     if problem is None and s["status"] != "finished":
