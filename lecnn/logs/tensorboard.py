@@ -69,6 +69,7 @@ class RunLogger:
         self.names = names
         self._writer: SummaryWriter | None = None
         self._splits: dict[str, SummaryWriter] = {}
+        self._health_layout = False  # the health charts' layout, written with the first sample
 
     @property
     def writer(self) -> SummaryWriter:
@@ -92,6 +93,23 @@ class RunLogger:
         for tag, v in values.items():
             if v is not None:
                 self.writer.add_scalar(tag, v, step)
+
+    def health(
+        self, layers: dict[str, dict[str, float]], updates: dict[str, float], step: int
+    ) -> None:
+        """``health/<quantity>/<layer>`` scalars (``health/update_ratio/<layer>.<param>``), shown
+        in TensorBoard's Custom Scalars as one chart per quantity with a line per layer."""
+        if not self._health_layout:
+            quantities = ("mean", "std", "saturated", "dead", "delta_rms", "update_ratio")
+            layout = {q: ["Multiline", [rf"health/{q}/.*"]] for q in quantities}
+            self.writer.add_custom_scalars({"health": layout})
+            self._health_layout = True
+        for layer, stats in layers.items():
+            for quantity, v in stats.items():
+                self.writer.add_scalar(f"health/{quantity}/{layer}", v, step)
+        for param, ratio in updates.items():
+            if ratio != float("-inf"):
+                self.writer.add_scalar(f"health/update_ratio/{param}", ratio, step)
 
     def metrics(self, split: str, suffix: str, loss: float, error: float, step: int) -> None:
         """``loss/<suffix>``, ``error_pct/<suffix>`` and ``accuracy_pct/<suffix>`` of ``split``;

@@ -148,6 +148,15 @@ class TrainConfig:
             "count",
         ),
     )
+    health_every: int | None = field(
+        default=None,
+        metadata=flag(
+            "updates between samples of each layer's health (activations, saturated or dead "
+            "units, Δ, update/weight ratio) into RUN/health.jsonl and TensorBoard's health/ "
+            "charts, which lecnn diagnose reads; 0: none (default: about 40 per run)",
+            "count",
+        ),
+    )
     limit: int | None = field(
         default=None, metadata=flag("train on the first N training digits only", "count")
     )
@@ -253,6 +262,8 @@ class TrainConfig:
             raise LecnnError(f"--eval-every {self.eval_every}: must be at least 1")
         if self.log_every is not None and self.log_every < 1:
             raise LecnnError(f"--log-every {self.log_every}: must be at least 1")
+        if self.health_every is not None and self.health_every < 0:
+            raise LecnnError(f"--health-every {self.health_every}: 0 (none) or more")
         if self.limit is not None and self.limit < 1:
             raise LecnnError(f"--limit {self.limit}: must be at least 1")
         if self.order not in (None, "shuffle", "fixed"):

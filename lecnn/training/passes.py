@@ -14,8 +14,9 @@ from typing import Any
 import torch
 
 from lecnn.data import pass_order
+from lecnn.training import health
 from lecnn.training.evaluate import Evaluation, evaluate
-from lecnn.training.reporter import Reporter, Tally
+from lecnn.training.reporter import HEALTH_BATCH, Reporter, Tally
 from lecnn.training.setup import RunSetup
 from lecnn.training.updaters import Chunk, Took
 
@@ -55,6 +56,7 @@ class Pass:
         self.tally = Tally(setup.device)
         self.first: tuple[torch.Tensor, int] | None = None  # the run's first loss, per batch
         self.last: torch.Tensor | None = None  # the latest update's loss
+        self.before: dict[str, torch.Tensor] | None = None  # weights before a health sample
 
     @property
     def over(self) -> bool:
@@ -76,6 +78,8 @@ class Pass:
             x = torch.cat([s.augment(b, s.state.generator) for b in x.split(bs)])
         x, t, y = s.ranks.share(x, t, y)
         lrs = [s.schedule(p.epoch, p.step + i) for i in range(k)]
+        if self.report.health_due(p.step, k):  # the update is measured against these
+            self.before = health.snapshot(s.engine.params())
         return Chunk(k, x, t, y, lrs)
 
     def account(self, chunk: Chunk, took: Took, on_step: OnStep | None = None) -> bool | None:
@@ -89,6 +93,9 @@ class Pass:
         tally.add(took.loss_total, correct, len(chunk.y), chunk.k)
         p.batch += chunk.k
         p.step += chunk.k
+        if self.before is not None:
+            self.report.health(p, self.before, chunk.k, self.probe_batch())
+            self.before = None
         wish = None
         if on_step is not None:
             for i in range(chunk.k):
@@ -104,6 +111,14 @@ class Pass:
             tally.since_check = 0
         self.last = took.losses[-1]
         return wish
+
+    def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """What a health sample measures: the pass's digits at the last update's place, as they
+        are (undistorted), at least ``HEALTH_BATCH`` of them."""
+        bs = self.setup.config.batch_size
+        n = max(bs, HEALTH_BATCH)
+        start = min(max(self.progress.batch - 1, 0) * bs, max(len(self.xs) - n, 0))
+        return self.xs[start : start + n], self.ts[start : start + n]
 
     def should_stop(self, wish: bool | None) -> bool:
         """Whether the run stops after this update (``wish``: Ctrl-C, or ``on_step`` asked); if

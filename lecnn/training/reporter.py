@@ -5,18 +5,24 @@ loggers keep logging out of the training step."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from lecnn.logs.tensorboard import Logger, RunLogger, Silent
+from lecnn.training import health
 from lecnn.training.config import ResolvedConfig
 from lecnn.training.engine import Engine
-from lecnn.training.runlog import StepCurve, log_start
+from lecnn.training.runlog import StepCurve, health_every, log_start
 from lecnn.training.state import Progress
+
+#: examples a health sample measures (per-example runs too: one digit says little)
+HEALTH_BATCH = 64
 
 
 @dataclass
@@ -67,6 +73,8 @@ class Reporter:
         if progress.step == 0 and main:
             log_start(self.logger, config, device, engine, example)
         self.curve = StepCurve(self.logger, log_every)
+        self.health_every = health_every(config, batches) if main else 0
+        self.health_file = Path(run_dir) / "health.jsonl"
         self.bar = tqdm(
             total=config.epochs * batches,
             initial=progress.epoch * batches + progress.batch,
@@ -87,6 +95,24 @@ class Reporter:
             if first + i == 1 or (first + i) % self.log_every == 0:
                 self.logger.scalars({"optimizer/lr": lr}, first + i)
         self.curve.record(step, tally.loss_sum, tally.correct, tally.seen, since=first - 1)
+
+    def health_due(self, step: int, k: int) -> bool:
+        """Whether the ``k`` updates after ``step`` include a health sample (the first update
+        always does)."""
+        n = self.health_every
+        return n > 0 and (step == 0 or (step + k) // n > step // n)
+
+    def health(self, progress: Progress, before: dict[str, torch.Tensor], updates: int,
+               batch: tuple[torch.Tensor, torch.Tensor]) -> None:  # fmt: skip
+        """A health sample after an update: the update against the weights ``before`` it, and
+        every named layer on ``batch`` (RUN/health.jsonl, TensorBoard health/)."""
+        names = self.engine.spec.display_name
+        ratios = health.update_ratios(before, self.engine.params(), updates, names)
+        layers = health.probe(self.engine, *batch)
+        line = health.record(progress.step, progress.epoch, layers, ratios)
+        with self.health_file.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, allow_nan=True) + "\n")
+        self.logger.health(layers, ratios, progress.step)
 
     def check(self, progress: Progress, tally: Tally) -> None:
         """At a check (the loop has synced): the curve's points, the bar and its running figures."""

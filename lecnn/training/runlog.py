@@ -28,6 +28,18 @@ def log_every(config: ResolvedConfig, batches: int) -> int:
     return config.log_every or max(1, batches * config.epochs // LOG_POINTS)
 
 
+#: health samples per run by default: few enough that probing costs under 5% of a batched run
+HEALTH_POINTS = 40
+
+
+def health_every(config: ResolvedConfig, batches: int) -> int:
+    """Updates between health samples: ``--health-every`` (0: none), else about HEALTH_POINTS
+    per run and never more often than the step-level points."""
+    if config.health_every is not None:
+        return config.health_every
+    return max(log_every(config, batches), batches * config.epochs // HEALTH_POINTS, 1)
+
+
 def log_start(
     logger: Logger,
     config: TrainConfig,
