@@ -23,6 +23,17 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("models", help="list the models with their sizes and training defaults")
     p.set_defaults(run=run_models)
 
+    p = sub.add_parser(
+        "diagnose",
+        help="say what is wrong with a run, layer by layer, from its health record",
+        description="Read RUN_DIR/health.jsonl (written by lecnn train) and say, per layer and "
+        "pass, what is wrong in plain words with the figure that shows it and one line of advice "
+        "each: saturated or dead units, a vanishing Δ, steps too large, divergence. Exit 0 "
+        "healthy, 1 a problem found, 2 not a run or no health record.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(run=run_diagnose)
+
     p = sub.add_parser("data", help="load and verify a data set, and say what was found")
     add_data_args(p)
     p.set_defaults(run=run_data)
@@ -90,3 +101,23 @@ def run_data(args: argparse.Namespace) -> int:
     x = digits.train_images.double() / 255
     print(f"training pixel mean {x.mean():.4f}, std {x.std():.4f}")
     return 0
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lecnn.logs.diagnose import ADVICE, by_pass, diagnose, read_record, summary
+
+    samples = read_record(Path(args.run_dir))
+    passes = by_pass(samples)
+    print(f"{args.run_dir}: {len(samples)} health samples over {len(passes)} pass(es), "
+          f"updates {samples[0]['step']}–{samples[-1]['step']}")  # fmt: skip
+    findings = diagnose(samples)
+    if not findings:
+        print(f"healthy: {summary(samples)}")
+        return 0
+    for f in findings:
+        print(f.text)
+        print(f"  advice: {ADVICE[f.kind]}")
+    print(f"{len(findings)} problem(s) found")
+    return 1

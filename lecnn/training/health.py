@@ -21,7 +21,7 @@ import torch
 from lecnn.models.spec import ModelSpec
 from lecnn.training.engine import Engine
 
-#: a squashing unit within 3% of its range's bounds counts as saturated: (kind → its bounds)
+#: a squashing unit within 3% of its bounds counts as saturated: (kind → its bounds)
 SQUASHING = {"scaled_tanh": (-1.7159, 1.7159), "tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 RECTIFIERS = ("relu",)
 NEAR = 0.03  # of the range
@@ -58,7 +58,7 @@ def activation_stats(a: torch.Tensor, unit: str) -> dict[str, float]:
     stats = {"mean": float(a.mean()), "std": float(a.std(unbiased=False))}
     if unit in SQUASHING:
         low, high = SQUASHING[unit]
-        margin = NEAR * (high - low)
+        margin = NEAR * max(abs(low), abs(high))  # |tanh| > 0.97; a sigmoid under .03 or over .97
         stats["saturated"] = float(((a < low + margin) | (a > high - margin)).double().mean())
     if unit in RECTIFIERS:
         stats["dead"] = float((a.flatten(1) <= 0).all(dim=0).double().mean())
