@@ -49,8 +49,9 @@ def _direct(model: str, x, t) -> dict[str, dict[str, float]]:
         act = outs[w.out_index].detach()
         figures = {"mean": act.mean().item(), "std": act.std(unbiased=False).item(),
                    "delta_rms": delta.pow(2).mean().sqrt().item()}  # fmt: skip
-        if w.unit == "scaled_tanh":
-            figures["saturated"] = (act.abs() > 0.97 * 1.7159).double().mean().item()
+        if w.unit in ("scaled_tanh", "tanh"):  # within 3% of ±1.7159 or ±1
+            bound = 1.7159 if w.unit == "scaled_tanh" else 1.0
+            figures["saturated"] = (act.abs() > 0.97 * bound).double().mean().item()
         if w.unit == "relu":
             figures["dead"] = (act.flatten(1) == 0).all(0).double().mean().item()
         out[w.name] = figures
