@@ -21,7 +21,7 @@ SAVED = dict(
     model="lecun1989", impl="manual", dataset="mnist", data_dir="/data/here", device="cpu",
     epochs=4, batch_size=4, lr=0.01, optimizer="momentum", schedule="linear", augment=True,
     weight_decay=0.001, seed=3, deterministic=False, dtype="float64", logdir="/runs/it",
-    eval_every=2, log_every=5, limit=100, order="fixed", augment_kind="shift1", compile="off",
+    eval_every=2, log_every=5, health_every=4, limit=100, order="fixed", augment_kind="shift1", compile="off",
     memory_format="contiguous",
 )  # fmt: skip
 #: per flag, the command line that gives a value other than the run's (the default where it has
@@ -36,6 +36,7 @@ GIVEN = {
     "seed": ["--seed", "0"], "deterministic": ["--deterministic"],
     "dtype": ["--dtype", "float32"], "logdir": ["--logdir", "/runs/other"],
     "eval_every": ["--eval-every", "1"], "log_every": ["--log-every", "7"],
+    "health_every": ["--health-every", "9"],
     "limit": ["--limit", "50"], "order": ["--order", "shuffle"],
     "augment_kind": ["--augment-kind", "affine"], "compile": ["--compile", "auto"],
     "recipe": ["--recipe", "fast"], "memory_format": ["--memory-format", "auto"],

@@ -104,22 +104,29 @@ def diagnose(samples: list[dict[str, Any]]) -> list[Finding]:
     if findings:
         return findings
     layers = list(samples[0]["layers"])
-    for layer in layers:
-        for kind, key, limit, words in (
-            ("saturated", "saturated", SATURATED, "of its units saturated (within 3% of the "
-             "squashing function's bounds, where g' ≈ 0)"),
-            ("dead", "dead", DEAD, "of its ReLUs dead (zero for every example of a batch)"),
-        ):  # fmt: skip
-            per = {p: _mean([s["layers"][layer].get(key, math.nan) for s in ss])
-                   for p, ss in passes.items()}  # fmt: skip
-            bad = [p for p, v in per.items() if v >= limit]
-            if bad:
-                worst = max(per[p] for p in bad)
-                findings.append(
-                    Finding(layer, kind, f"{layer}: {worst:.0%} {words} {_when(bad, last)}")
-                )
+    for kind, limit, words in (
+        ("saturated", SATURATED, "of their units saturated (within 3% of the squashing "
+         "function's bounds, where g' ≈ 0)"),
+        ("dead", DEAD, "of their ReLUs dead (zero for every example of a batch)"),
+    ):  # fmt: skip
+        findings += _units(passes, layers, last, kind, limit, words)
     findings += _vanishing(passes, layers, last) + _large_steps(passes, last)
     return findings
+
+
+def _units(passes: dict, layers: list[str], last: int, key: str, limit: float, words: str):
+    """The layers with ``limit`` or more of their units ``key`` (saturated, dead) in a pass:
+    one finding per stretch of passes, its layers with their worst figures."""
+    stretches: dict[str, list[str]] = {}
+    for layer in layers:
+        per = {p: _mean([s["layers"][layer].get(key, math.nan) for s in ss])
+               for p, ss in passes.items()}  # fmt: skip
+        bad = [p for p, v in per.items() if v >= limit]
+        if bad:
+            worst = max(per[p] for p in bad)
+            stretches.setdefault(_when(bad, last), []).append(f"{layer} {worst:.0%}")
+    return [Finding(shown[0].split()[0], key, f"{', '.join(shown)} {words} {when}")
+            for when, shown in stretches.items()]  # fmt: skip
 
 
 def _not_finite(samples: list[dict[str, Any]]) -> list[Finding]:
