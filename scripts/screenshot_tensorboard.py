@@ -3,9 +3,11 @@
 Starts ``tensorboard --logdir LOGDIR`` on a free local port, opens it in headless Chromium driven by
 Playwright's Python API (the system's ``chromium``, e.g. Debian's package, through
 ``executable_path``: Playwright's own browser download needs the internet), and saves
-``tensorboard-scalars.png``, ``tensorboard-images.png`` and ``tensorboard-hparams.png``.
+``tensorboard-scalars.png``, ``tensorboard-images.png`` and ``tensorboard-hparams.png`` (with
+``--tabs health``, ``tensorboard-health.png``: the Custom Scalars tab's health charts).
 
     python scripts/screenshot_tensorboard.py runs/readme --out docs
+    python scripts/screenshot_tensorboard.py runs/health --tabs health --out docs/img
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ TABS = {  # file name -> (TensorBoard's hash route, what to wait for, extra widt
     "scalars": ("#scalars", "loss", 0),
     "images": ("#images", "confusion", 0),
     "hparams": ("#hparams", "model", 700),
+    # training health: one chart per quantity, a line per layer (lecnn.logs.tensorboard)
+    "health": ("#custom_scalars", "saturated", 0),
 }
 
 
@@ -63,6 +67,7 @@ def main() -> int:
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     ap.add_argument("--width", type=int, default=1440)
     ap.add_argument("--height", type=int, default=800)
+    ap.add_argument("--tabs", default="scalars,images,hparams", help=f"of {', '.join(TABS)}")
     args = ap.parse_args()
     if not Path(args.chromium).is_file():
         sys.stderr.write(f"no Chromium at {args.chromium}: apt install chromium, or --chromium\n")
@@ -81,7 +86,8 @@ def main() -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            for name, (route, text, wider) in TABS.items():
+            for name in args.tabs.split(","):
+                route, text, wider = TABS[name]
                 page.set_viewport_size({"width": args.width + wider, "height": args.height})
                 page.goto(url + route)
                 page.get_by_text(text).first.wait_for(timeout=30_000)
