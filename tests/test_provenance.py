@@ -22,7 +22,7 @@ ABSOLUTE = re.compile(r"(^|[^A-Za-z0-9_.~$-])/(work|home|root|tmp|Users|mnt|var|
 #: what a reader reads as the record: reports, summaries, run results (not benchmark logs,
 #: which keep what was typed)
 RECORDS = ("runs/REPRODUCTION.md", "runs/ABLATIONS.md", "runs/summaries/", "runs/compare/",
-           "runs/compare-seeds/", "runs/ablations/", "runs/classifiers/")  # fmt: skip
+           "runs/compare-seeds/", "runs/ablations/", "runs/classifiers/", "runs/health/")  # fmt: skip
 
 
 def committed_records() -> list[Path]:
