@@ -166,3 +166,15 @@ def test_what_is_not_a_healthy_record_is_one_line_exit_2(mnist_dir, tmp_path, ca
         assert main(["diagnose", str(tmp_path / folder)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and words in err[0] and err[0].startswith("lecnn diagnose: error:")
+
+
+def test_the_committed_records_are_diagnosed_as_the_docs_say(capsys):
+    """runs/health: the printed initialisation's run and the faithful one (troubleshooting)."""
+    root = Path(__file__).resolve().parent.parent / "runs" / "health"
+    code, out = _diagnosis(root / "printed-init-sum-s3", capsys)
+    assert code == 1 and "C1 100%, S2 100%, C3 100%, S4 94%, C5 96%, F6 100%" in out
+    assert "C1: its Δ is 1e-17 of output's from pass 1 on" in out
+    code, out = _diagnosis(root / "faithful-s3", capsys)
+    assert code == 0 and "healthy: most saturated C3 74%" in out
+    docs = (root.parent.parent / "docs" / "troubleshooting.md").read_text()
+    assert "healthy: most saturated C3 74%" in docs and "C1 100%, S2 100%, C3 100%" in docs
