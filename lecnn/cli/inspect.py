@@ -90,7 +90,21 @@ def run_models(args: argparse.Namespace) -> int:
             params = inspect.signature(WITH_OPTIONS[name]).parameters.values()
             shown = ", ".join(f"{p.name}={p.default}" for p in params if p.name != "name")
             print(f"    options ({name}:KEY=VALUE,...): {shown}")
+    _shipped()
     return 0
+
+
+def _shipped() -> None:
+    """The trained networks that ship with lecnn (``--weights NAME``, lecnn.models.pretrained)."""
+    from lecnn.models.pretrained import default_name, shipped
+
+    available = shipped()
+    if not available:
+        return
+    print("\nshipped weights (lecnn predict/evaluate --weights NAME; lecnn.models.pretrained):")
+    default = default_name()
+    for entry in available.values():
+        print(f"  {entry.line()}{'  [default]' if entry.name == default else ''}")
 
 
 def run_data(args: argparse.Namespace) -> int:

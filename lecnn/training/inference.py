@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
@@ -34,3 +35,17 @@ def engine_from_checkpoint(
             "the checkpoint is damaged or from another model"
         ) from e
     return engine, config, int(ckpt["progress"]["step"])
+
+
+def engine_from_weights(
+    name: str | None, device: torch.device, impl: str = "autograd"
+) -> tuple[Engine, TrainConfig, Any]:
+    """A shipped network (``lecnn.models.pretrained``; default: the default one) in ``impl``, the
+    config that prepares its data, and its provenance."""
+    from lecnn.models.pretrained import default_name, load_weights
+
+    entry, state = load_weights(name or default_name())
+    config = TrainConfig(model=entry.model, impl=impl)
+    engine = make_engine(get_spec(entry.model), impl, seed=None, device=device)
+    engine.load_state_dict({k: v.to(device) for k, v in state.items()})
+    return engine, config, entry
