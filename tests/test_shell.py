@@ -89,3 +89,16 @@ def test_a_dumb_terminal_without_colour_gets_no_escape_sequences(mnist_dir, tmp_
     os.close(main)
     assert p.wait(timeout=300) == 0, out.decode(errors="replace")
     assert b"done: lenet5-modern" in out and b"\x1b" not in out, out.decode(errors="replace")
+
+
+def test_a_compiled_run_from_a_cold_cache_writes_nothing_on_stderr(mnist_dir, tmp_path):
+    """Compiling afresh for the CPU, torch's C++ builder warned "No CUDA runtime is found, using
+    CUDA_HOME=..." on stderr in the middle of the run's output (this machine: no GPU, a CUDA
+    path); lecnn drops that one message."""
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+    args = ["train", "--model", "lecun1989", "--limit", "100", "--epochs", "1", "--compile", "on",
+            "--device", "cpu", "--no-progress", "--data-dir", str(mnist_dir), "--logdir",
+            str(tmp_path / "run")]  # fmt: skip
+    done = subprocess.run(LECNN + args, capture_output=True, env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr.decode() == "" and b"done: lecun1989" in done.stdout

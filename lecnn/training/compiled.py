@@ -16,6 +16,7 @@ them equal in float64).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -24,6 +25,16 @@ import torch
 from lecnn.manual.optim import Optimizer
 from lecnn.training.engine import Engine
 from lecnn.training.updaters import Chunk, EagerUpdate, Took, Updater
+
+
+def _not_cuda_home_guess(record: logging.LogRecord) -> bool:
+    """Compiling for the CPU on a machine with a CUDA toolkit but no GPU, torch's C++ builder
+    warns "No CUDA runtime is found, using CUDA_HOME=..." on stderr: a stray line, nothing to act
+    on, in the middle of a run's output. That one message is dropped; the logger's others stay."""
+    return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_not_cuda_home_guess)
 
 #: updates per compiled call: per-example updates share one call's fixed cost (measured in
 #: scripts/bench_train.py); so do batched CUDA updates (``updates_per_call``)
