@@ -22,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lecnn.models.pretrained import FOLDER  # noqa: E402
+from lecnn.models.shipped import FOLDER  # noqa: E402
 from lecnn.repro.protocols import PROTOCOLS  # noqa: E402
 
 

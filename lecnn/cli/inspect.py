@@ -96,7 +96,7 @@ def run_models(args: argparse.Namespace) -> int:
 
 def _shipped() -> None:
     """The trained networks that ship with lecnn (``--weights NAME``, lecnn.models.pretrained)."""
-    from lecnn.models.pretrained import default_name, shipped
+    from lecnn.models.shipped import default_name, shipped
 
     available = shipped()
     if not available:

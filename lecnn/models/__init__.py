@@ -2,7 +2,7 @@
 
 from lecnn.manual import Counts
 from lecnn.models.build import IMPLS, build, build_loss, count, get_spec
-from lecnn.models.pretrained import pretrained
+from lecnn.models.shipped import pretrained
 from lecnn.models.spec import MODELS, ModelSpec, TrainDefaults
 from lecnn.models.tables import LENET5_C3, ZIP_H2, rbf_prototypes
 

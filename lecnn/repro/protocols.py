@@ -26,6 +26,9 @@ class Protocol:
     config: dict[str, Any]  # TrainConfig fields
     published: tuple[Published, ...] = ()
     departures: tuple[str, ...] = field(default_factory=tuple)
+    #: what measured runs found about the protocol (paragraphs the report prints after the
+    #: departures), each naming the runs it comes from
+    findings: tuple[str, ...] = ()
 
 
 # the 1998 protocol: SDLM, one example per update, 20 passes, the paper's step schedule

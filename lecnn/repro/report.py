@@ -191,6 +191,8 @@ def _paper_section(paper: str, title: str, groups: dict, runs_dir: Path) -> list
             lines.append(f"**{proto.variant}** — {proto.title}. Where this run departs from it:")
             lines += [f"- {d}" for d in proto.departures]
             lines.append("")
+            for finding in proto.findings:
+                lines += [finding, ""]
     figure = runs_dir / f"reproduction-{paper}.png"
     if groups and _figure(paper, groups, figure):
         lines += [f"![{paper} test error per pass]({figure.name})", ""]

@@ -42,7 +42,7 @@ def engine_from_weights(
 ) -> tuple[Engine, TrainConfig, Any]:
     """A shipped network (``lecnn.models.pretrained``; default: the default one) in ``impl``, the
     config that prepares its data, and its provenance."""
-    from lecnn.models.pretrained import default_name, load_weights
+    from lecnn.models.shipped import default_name, load_weights
 
     entry, state = load_weights(name or default_name())
     config = TrainConfig(model=entry.model, impl=impl)

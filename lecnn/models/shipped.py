@@ -50,9 +50,9 @@ class Shipped:
                 f"test error {self.test_error:.2%} ({self.test_misses} of {self.test_digits:,})")  # fmt: skip
 
 
-def shipped(folder: Path = FOLDER) -> dict[str, Shipped]:
+def shipped(folder: Path | None = None) -> dict[str, Shipped]:
     """The shipped networks by name (none when the index is absent)."""
-    index = folder / "index.json"
+    index = (folder or FOLDER) / "index.json"
     if not index.exists():
         return {}
     try:
@@ -63,7 +63,7 @@ def shipped(folder: Path = FOLDER) -> dict[str, Shipped]:
         raise LecnnError(f"{index}: damaged ({e}); reinstall lecnn") from e
 
 
-def default_name(folder: Path = FOLDER) -> str:
+def default_name(folder: Path | None = None) -> str:
     """The network used when none is named: the first of ``PREFERRED`` that ships."""
     available = shipped(folder)
     for name in PREFERRED:
@@ -74,7 +74,7 @@ def default_name(folder: Path = FOLDER) -> str:
     raise LecnnError("this lecnn ships no trained weights; give a run folder or checkpoint")
 
 
-def find(name: str, folder: Path = FOLDER) -> Shipped:
+def find(name: str, folder: Path | None = None) -> Shipped:
     """The shipped network ``name``, or a one-line refusal naming those that ship."""
     available = shipped(folder)
     if name not in available:
@@ -83,10 +83,10 @@ def find(name: str, folder: Path = FOLDER) -> Shipped:
     return available[name]
 
 
-def load_weights(name: str, folder: Path = FOLDER) -> tuple[Shipped, dict[str, torch.Tensor]]:
+def load_weights(name: str, folder: Path | None = None) -> tuple[Shipped, dict[str, torch.Tensor]]:
     """The shipped network's provenance and state dict, its file's SHA-256 checked first."""
     entry = find(name, folder)
-    path = folder / entry.file
+    path = (folder or FOLDER) / entry.file
     try:
         body = path.read_bytes()
     except OSError as e:
