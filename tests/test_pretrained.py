@@ -94,3 +94,13 @@ def test_predict_refuses_a_run_and_weights_together_and_an_unknown_name(tmp_path
     assert main(["predict", str(tmp_path), image, "--weights", default_name()]) == 2
     err = capsys.readouterr().err
     assert "no shipped weights 'no-such-net'" in err and "not both" in err
+
+
+def test_the_commands_page_lists_every_shipped_network_with_its_figures():
+    page = (Path(__file__).resolve().parent.parent / "docs" / "commands.md").read_text()
+    for entry in SHIPPED.values():
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{entry.name}`"))
+        assert (
+            f"{100 * entry.test_error:.2f}% ({entry.test_misses} of {entry.test_digits:,})" in row
+        )
+        assert f"seed {entry.seed}" in row and entry.commit[:7] in row
