@@ -203,7 +203,7 @@ def _commit(code: dict | None, path: Path) -> str:
 
     added = subprocess.run(
         ["git", "-C", str(ROOT), "log", "--diff-filter=A", "--format=%h", "--abbrev=7", "--",
-         str(path.relative_to(ROOT))], capture_output=True, text=True, check=False,
+         str(path)], capture_output=True, text=True, check=False,
     ).stdout.split()  # fmt: skip
     return f"committed by {added[-1]}" if added else "not recorded"
 
