@@ -46,11 +46,14 @@ def train_seconds(args: list[str], health: bool, data_dir: str) -> tuple[float, 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--cases", help="only the cases whose name contains this")
     p.add_argument("--data-dir", default=os.environ.get("LECNN_DATA"))
     args = p.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}; {args.rounds} rounds, off and on alternating")  # fmt: skip
     for name, flags in CASES.items():
+        if args.cases and args.cases not in name:
+            continue
         times: dict[bool, list[float]] = {False: [], True: []}
         samples = 0
         for _ in range(args.rounds):

@@ -30,14 +30,19 @@ def log_every(config: ResolvedConfig, batches: int) -> int:
 
 #: health samples per run by default: few enough that probing costs under 5% of a batched run
 HEALTH_POINTS = 40
+#: and for per-example runs at least this many updates apart: a sample (64 digits forward and
+#: back, about 40 ms) costs hundreds of one-digit updates (runs/bench/bench_health-cpu.txt)
+PER_EXAMPLE_GAP = 1000
 
 
 def health_every(config: ResolvedConfig, batches: int) -> int:
     """Updates between health samples: ``--health-every`` (0: none), else about HEALTH_POINTS
-    per run and never more often than the step-level points."""
+    per run, never more often than the step-level points, nor than every PER_EXAMPLE_GAP
+    updates of one example."""
     if config.health_every is not None:
         return config.health_every
-    return max(log_every(config, batches), batches * config.epochs // HEALTH_POINTS, 1)
+    every = max(log_every(config, batches), batches * config.epochs // HEALTH_POINTS, 1)
+    return max(every, PER_EXAMPLE_GAP) if config.batch_size == 1 else every
 
 
 def log_start(
