@@ -100,6 +100,20 @@ def measure(case: Case, data_dir: str | Path) -> dict[str, Any]:
     }
 
 
+def measure_apart(case: Case, data_dir: str | Path) -> dict[str, Any]:
+    """``measure`` in a fresh process, as every lecnn run is made: what an earlier compilation in
+    the same process left behind (torch.compile's caches and recompilation counts) cannot reach it."""
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--case", case.name, "--data-dir",
+           str(data_dir)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{case.name}: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def differences(golden: dict[str, Any], now: dict[str, Any], exact: bool) -> list[str]:
     """What ``now`` gets wrong against ``golden``: every figure equal when ``exact``; otherwise
     the misses within 3 and the sums and losses within 1e-3 relative."""
@@ -120,7 +134,7 @@ def differences(golden: dict[str, Any], now: dict[str, Any], exact: bool) -> lis
 def write(data_dir: str | Path) -> None:
     cases = {}
     for case in CASES:
-        cases[case.name] = measure(case, data_dir)
+        cases[case.name] = measure_apart(case, data_dir)
         print(f"{case.name}: {cases[case.name]}", flush=True)
     body = {"environment": environment(), "threads": 1, "cases": cases}
     FILE.write_text(json.dumps(body, indent=2) + "\n")
@@ -130,8 +144,16 @@ def write(data_dir: str | Path) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--write", action="store_true", help="measure every case, write the file")
+    p.add_argument("--case", help="measure this case alone; print its figures as JSON")
     p.add_argument("--data-dir", default=os.environ.get("LECNN_DATA"))
     args = p.parse_args()
-    if not args.write or not args.data_dir:
-        p.error("--write, with the data from --data-dir or LECNN_DATA")
-    write(args.data_dir)
+    if not (args.write or args.case) or not args.data_dir:
+        p.error("--write or --case NAME, with the data from --data-dir or LECNN_DATA")
+    if args.case:
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):  # the run's own lines: not the answer
+            figures = measure(next(c for c in CASES if c.name == args.case), args.data_dir)
+        print(json.dumps(figures))
+    else:
+        write(args.data_dir)

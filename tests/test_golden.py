@@ -9,7 +9,7 @@ import json
 
 import pytest
 import torch
-from golden import CASES, FILE, REGENERATE, differences, environment, measure
+from golden import CASES, FILE, REGENERATE, differences, environment, measure, measure_apart
 
 from lecnn.manual.conv import Conv2d
 
@@ -24,7 +24,7 @@ def test_every_case_has_golden_figures():
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_a_short_run_ends_with_its_golden_figures(case, mnist_dir):
     exact = environment() == GOLDEN["environment"]
-    wrong = differences(GOLDEN["cases"][case.name], measure(case, mnist_dir), exact)
+    wrong = differences(GOLDEN["cases"][case.name], measure_apart(case, mnist_dir), exact)
     how = "to the digit" if exact else (
         f"within the stated closeness: written on {GOLDEN['environment']}, run on {environment()}"
     )  # fmt: skip
