@@ -163,18 +163,13 @@ def compare_spread(again: dict[str, Any], row: list[dict[str, Any]]) -> Verdict:
 
 
 def committed_row(summary: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
-    """The committed runs of the summary's row: same protocol, implementation, device type,
-    passes and digits."""
+    """The committed runs of the summary's row (read as the report reads them): same protocol,
+    implementation, device type, passes and digits."""
+    from lecnn.repro.report import load_summaries
+
     keys = ("paper", "variant", "impl", "device_type", "epochs", "limit")
-    row = []
-    for p in folder.glob("*.json"):
-        try:
-            s = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            continue
-        if isinstance(s, dict) and s.get("status") == "finished":
-            if all(s.get(k) == summary.get(k) for k in keys):
-                row.append(s)
+    finished, _ = load_summaries(folder.parent)
+    row = [s for s in finished if all(s.get(k) == summary.get(k) for k in keys)]
     return row or [summary]
 
 
